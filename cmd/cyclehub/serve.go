@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/connectors/kafkasink"
+	"github.com/cyclehub/cyclehub/internal/adminapi"
+	"github.com/cyclehub/cyclehub/internal/ops"
+	"github.com/cyclehub/cyclehub/internal/telemetry"
+	"github.com/cyclehub/cyclehub/mapping"
+	"github.com/cyclehub/cyclehub/pipeline"
+	"github.com/cyclehub/cyclehub/store/pgstore"
+	"github.com/cyclehub/cyclehub/store/redisstore"
+	"github.com/cyclehub/cyclehub/webhooks"
+)
+
+func runServe(args []string, stderr io.Writer) int {
+	path, err := configFlag("serve", args, stderr)
+	if err != nil {
+		return 2
+	}
+	cfg, err := configs.Load(path, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s:\n%v\n", path, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signalContext(func() { log.Warn("second signal: exiting at once") })
+	defer stop()
+	if err := serve(ctx, cfg, log, serveOptions{}); err != nil {
+		log.WithError(err).Error("cyclehub stopped with an error")
+		return 1
+	}
+	return 0
+}
+
+// serveOptions let tests run the daemon in process on ephemeral ports.
+type serveOptions struct {
+	httpListener, opsListener net.Listener
+	// ready, when set, is called once the daemon serves, with its addresses.
+	ready func(httpAddr, opsAddr string)
+}
+
+// serve runs the daemon until ctx is cancelled, then shuts down in order:
+// readiness goes 503, HTTP drains, the inbox writer flushes, in-flight
+// pipeline batches finish, the relay finishes its publish and the Kafka
+// writer flushes, and the pools close.
+func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts serveOptions) error {
+	log := logger.WithField("component", "main")
+	now := time.Now
+
+	store, err := pgstore.Open(ctx, cfg.Postgres)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := migrateWithRetry(ctx, store, log); err != nil {
+		return err
+	}
+	rdb, err := redisstore.Open(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	metrics := telemetry.New()
+	metrics.RegisterRelayLag(store.OutboxLag)
+
+	sink := kafkasink.New(cfg.Kafka)
+	writer := store.NewInboxWriter(cfg.Ingest)
+	writer.OnBatch = metrics.ObserveInboxBatch
+
+	specs := map[string]mapping.SourceSpec{}
+	for name, s := range cfg.Sources {
+		specs[name] = mapping.SourceSpec{Provider: s.Provider, DefaultRegion: s.DefaultRegion}
+	}
+	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapping.NewMapper(specs),
+		logger.WithField("component", "pipeline"), now)
+	workers.OnBatch = metrics.ObservePipelineBatch
+	writer.OnCommit = workers.Wake
+
+	relay := pipeline.NewRelay(cfg.Relay, store, sink, func(ctx context.Context) (pipeline.Lease, error) {
+		l, err := store.AcquireRelayLeadership(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}, logger.WithField("component", "relay"))
+	relay.OnPublish = metrics.ObservePublish
+	workers.OnEvents = relay.Wake
+
+	hooks := webhooks.NewHandler(cfg.HTTP, cfg.Sources, writer, logger.WithField("component", "webhooks"), now)
+	hooks.OnRequest = metrics.ObserveRequest
+	admin := adminapi.New(cfg.Admin.Token, store, cfg.Admin.DefaultRegion, logger.WithField("component", "adminapi"))
+	mux := http.NewServeMux()
+	hooks.Register(mux)
+	admin.Register(mux)
+
+	opsSrv := ops.New(metrics.Registry)
+	opsSrv.AddCheck("postgres", true, func(ctx context.Context) (any, error) { return nil, store.Ping(ctx) })
+	opsSrv.AddCheck("redis", false, func(ctx context.Context) (any, error) { return nil, rdb.Ping(ctx) })
+	opsSrv.AddCheck("relay", false, func(ctx context.Context) (any, error) {
+		n, age, err := store.OutboxLag(ctx)
+		return map[string]any{"unpublished_events": n, "oldest_unpublished_seconds": age.Seconds()}, err
+	})
+
+	httpSrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          nil,
+	}
+	opsHTTP := &http.Server{Handler: opsSrv, ReadHeaderTimeout: 5 * time.Second}
+	httpLn, err := listen(opts.httpListener, cfg.HTTP.Addr)
+	if err != nil {
+		return err
+	}
+	opsLn, err := listen(opts.opsListener, cfg.Ops.Addr)
+	if err != nil {
+		httpLn.Close()
+		return err
+	}
+
+	// Each stage stops only after the stage that feeds it.
+	bg := context.WithoutCancel(ctx)
+	writerCtx, stopWriter := context.WithCancel(bg)
+	pipeCtx, stopPipe := context.WithCancel(bg)
+	relayCtx, stopRelay := context.WithCancel(bg)
+	defer stopWriter()
+	defer stopPipe()
+	defer stopRelay()
+
+	var g errgroup.Group
+	failed := make(chan error, 8)
+	goRun := func(name string, fn func() error) {
+		g.Go(func() error {
+			err := fn()
+			if err != nil {
+				failed <- fmt.Errorf("%s: %w", name, err)
+			}
+			return err
+		})
+	}
+	goRun("inbox writer", func() error { return writer.Run(writerCtx) })
+	goRun("pipeline", func() error { return workers.Run(pipeCtx) })
+	goRun("relay", func() error { return runRelay(relayCtx, sink, relay, logger.WithField("component", "relay")) })
+	goRun("http", func() error { return serveHTTP(httpSrv, httpLn) })
+	goRun("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
+
+	opsSrv.SetReady(true)
+	log.WithField("http_addr", httpLn.Addr().String()).WithField("ops_addr", opsLn.Addr().String()).
+		WithField("version", version).Info("cyclehub is serving")
+	if opts.ready != nil {
+		opts.ready(httpLn.Addr().String(), opsLn.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-failed:
+		log.WithError(runErr).Error("a component failed; shutting down")
+	}
+
+	opsSrv.SetReady(false)
+	shutdownCtx, cancel := context.WithTimeout(bg, cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
+		log.WithError(err).Warn("http drain timed out; closing connections")
+		_ = httpSrv.Close()
+	}
+	stopWriter()
+	stopPipe()
+	stopRelay()
+	_ = opsHTTP.Shutdown(shutdownCtx)
+	_ = g.Wait()
+	if err := sink.Close(shutdownCtx); err != nil {
+		log.WithError(err).Warn("kafka writer close")
+	}
+	log.Info("cyclehub stopped")
+	return runErr
+}
+
+func listen(given net.Listener, addr string) (net.Listener, error) {
+	if given != nil {
+		return given, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+func serveHTTP(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// migrateWithRetry applies migrations, waiting for PostgreSQL if it is not
+// up yet.
+func migrateWithRetry(ctx context.Context, store *pgstore.Store, log *logrus.Entry) error {
+	delay := 500 * time.Millisecond
+	for {
+		applied, err := store.Migrate(ctx)
+		if err == nil {
+			if len(applied) > 0 {
+				log.WithField("migrations", applied).Info("database migrated")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		log.WithError(err).WithField("retry_in", delay.String()).Warn("cannot migrate yet; is PostgreSQL up?")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+}
+
+// runRelay connects the sink (creating the topic), retrying while Kafka is
+// down, then runs the relay.
+func runRelay(ctx context.Context, sink *kafkasink.Sink, relay *pipeline.Relay, log *logrus.Entry) error {
+	delay := 500 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := sink.Connect(cctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.WithError(err).WithField("retry_in", delay.String()).Warn("kafka not reachable yet")
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 10*time.Second)
+	}
+	return relay.Run(ctx)
+}

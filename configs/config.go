@@ -1,0 +1,187 @@
+package configs
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/cyclehub/cyclehub/connectors/kafkasink"
+	"github.com/cyclehub/cyclehub/internal/secret"
+	"github.com/cyclehub/cyclehub/pipeline"
+	"github.com/cyclehub/cyclehub/store/pgstore"
+	"github.com/cyclehub/cyclehub/store/redisstore"
+	"github.com/cyclehub/cyclehub/webhooks"
+)
+
+// Config is CycleHub's whole configuration: one YAML file. Every section is
+// owned by the package that uses it; this type only aggregates them.
+type Config struct {
+	HTTP     webhooks.Config                  `yaml:"http"`
+	Ops      OpsConfig                        `yaml:"ops"`
+	Admin    AdminConfig                      `yaml:"admin"`
+	Postgres pgstore.Config                   `yaml:"postgres"`
+	Redis    redisstore.Config                `yaml:"redis"`
+	Kafka    kafkasink.Config                 `yaml:"kafka"`
+	Ingest   pgstore.InboxWriterConfig        `yaml:"ingest"`
+	Pipeline pipeline.Config                  `yaml:"pipeline"`
+	Relay    pipeline.RelayConfig             `yaml:"relay"`
+	Sources  map[string]webhooks.SourceConfig `yaml:"sources"`
+	Log      LogConfig                        `yaml:"log"`
+}
+
+// OpsConfig is the operator listener (/healthz, /readyz, /metrics, pprof).
+type OpsConfig struct {
+	Addr string `yaml:"addr"`
+}
+
+// AdminConfig protects the admin API.
+type AdminConfig struct {
+	// Token is the bearer token of the admin API (at least 16 characters).
+	Token secret.Secret `yaml:"token"`
+	// DefaultRegion reads national numbers in ?phone= lookups.
+	DefaultRegion string `yaml:"default_region"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // trace, debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Default returns the configuration with every default applied: the single
+// place defaults are defined (the README's reference is generated from
+// the same values).
+func Default() Config {
+	return Config{
+		HTTP:     webhooks.DefaultConfig(),
+		Ops:      OpsConfig{Addr: "127.0.0.1:8081"},
+		Postgres: pgstore.DefaultConfig(),
+		Redis:    redisstore.DefaultConfig(),
+		Kafka:    kafkasink.DefaultConfig(),
+		Ingest:   pgstore.DefaultInboxWriterConfig(),
+		Pipeline: pipeline.DefaultConfig(),
+		Relay:    pipeline.DefaultRelayConfig(),
+		Sources:  map[string]webhooks.SourceConfig{},
+		Log:      LogConfig{Level: "info", Format: "json"},
+	}
+}
+
+// Environment overrides for connection settings (DESIGN.md §3). They win
+// over the file.
+const (
+	EnvPostgresURL  = "CYCLEHUB_POSTGRES_URL"
+	EnvRedisURL     = "CYCLEHUB_REDIS_URL"
+	EnvKafkaBrokers = "CYCLEHUB_KAFKA_BROKERS"
+	EnvHTTPAddr     = "CYCLEHUB_HTTP_ADDR"
+	EnvOpsAddr      = "CYCLEHUB_OPS_ADDR"
+	EnvAdminToken   = "CYCLEHUB_ADMIN_TOKEN"
+)
+
+// Load reads, decodes, overrides from the environment and validates the
+// config file at path. The error lists every problem at once.
+func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(data, lookupEnv)
+}
+
+// Parse is Load for config text.
+func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	cfg := Default()
+	var errs Errors
+	if err := Decode(data, &cfg, lookupEnv); err != nil {
+		var de Errors
+		if !errors.As(err, &de) {
+			return nil, err
+		}
+		errs = append(errs, de...)
+	}
+	cfg.applyEnv(lookupEnv)
+	errs = append(errs, cfg.Validate()...)
+	if err := errs.sorted().Err(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) applyEnv(lookup func(string) (string, bool)) {
+	if v, ok := lookup(EnvPostgresURL); ok && v != "" {
+		c.Postgres.URL = secret.Secret(v)
+	}
+	if v, ok := lookup(EnvRedisURL); ok && v != "" {
+		c.Redis.URL = secret.Secret(v)
+	}
+	if v, ok := lookup(EnvKafkaBrokers); ok && v != "" {
+		c.Kafka.Brokers = nil
+		for b := range strings.SplitSeq(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.Kafka.Brokers = append(c.Kafka.Brokers, b)
+			}
+		}
+	}
+	if v, ok := lookup(EnvHTTPAddr); ok && v != "" {
+		c.HTTP.Addr = v
+	}
+	if v, ok := lookup(EnvOpsAddr); ok && v != "" {
+		c.Ops.Addr = v
+	}
+	if v, ok := lookup(EnvAdminToken); ok && v != "" {
+		c.Admin.Token = secret.Secret(v)
+	}
+}
+
+// Validate checks every section and returns all problems with their paths.
+func (c *Config) Validate() Errors {
+	var errs Errors
+	section := func(prefix string, es []error) {
+		for _, e := range es {
+			key, msg, ok := strings.Cut(e.Error(), ": ")
+			if !ok {
+				errs.Add(prefix, "%s", e.Error())
+				continue
+			}
+			errs.Add(prefix+"."+key, "%s", msg)
+		}
+	}
+	section("http", c.HTTP.Validate())
+	if _, _, err := net.SplitHostPort(c.Ops.Addr); err != nil {
+		errs.Add("ops.addr", "%q is not host:port", c.Ops.Addr)
+	}
+	if c.Ops.Addr == c.HTTP.Addr {
+		errs.Add("ops.addr", "must differ from http.addr")
+	}
+	if c.Admin.Token.IsZero() {
+		errs.Add("admin.token", "must be set (or %s)", EnvAdminToken)
+	} else if len(c.Admin.Token.Reveal()) < 16 {
+		errs.Add("admin.token", "must be at least 16 characters")
+	}
+	section("postgres", c.Postgres.Validate())
+	section("redis", c.Redis.Validate())
+	section("kafka", c.Kafka.Validate())
+	section("ingest", c.Ingest.Validate())
+	section("pipeline", c.Pipeline.Validate())
+	section("relay", c.Relay.Validate())
+	if len(c.Sources) == 0 {
+		errs.Add("sources", "at least one source is required")
+	}
+	for name, s := range c.Sources {
+		section("sources."+name, s.Validate(name))
+	}
+	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
+		errs.Add("log.level", "must be one of trace, debug, info, warn, error; got %q", c.Log.Level)
+	}
+	if !slices.Contains([]string{"json", "text"}, c.Log.Format) {
+		errs.Add("log.format", "must be json or text; got %q", c.Log.Format)
+	}
+	return errs
+}

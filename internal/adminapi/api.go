@@ -1,0 +1,197 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/cyclehub/cyclehub/internal/secret"
+	"github.com/cyclehub/cyclehub/mapping"
+	"github.com/cyclehub/cyclehub/store/pgstore"
+)
+
+// Store is what the admin API reads.
+type Store interface {
+	GetCustomer(ctx context.Context, id string) (*pgstore.CustomerView, error)
+	FindCustomerID(ctx context.Context, id mapping.Identity) (string, error)
+}
+
+// API is the admin HTTP API.
+type API struct {
+	token  secret.Secret
+	store  Store
+	log    *logrus.Entry
+	region string
+}
+
+// New returns the admin API. defaultRegion reads national phone numbers in
+// ?phone= lookups.
+func New(token secret.Secret, store Store, defaultRegion string, log *logrus.Entry) *API {
+	return &API{token: token, store: store, log: log, region: defaultRegion}
+}
+
+// Register adds the /v1 routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("GET /v1/customers/{id}", a.auth(a.getCustomer))
+	mux.Handle("GET /v1/customers", a.auth(a.findCustomer))
+}
+
+func (a *API) auth(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || a.token.IsZero() || !a.token.Equal(strings.TrimSpace(tok)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cyclehub"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+			return
+		}
+		next(w, r)
+	})
+}
+
+func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
+	a.respondCustomer(w, r, r.PathValue("id"))
+}
+
+func (a *API) findCustomer(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var id mapping.Identity
+	switch {
+	case q.Get("email") != "":
+		id = mapping.Identity{Type: mapping.IdentityEmail, Value: mapping.NormalizeEmail(q.Get("email"))}
+	case q.Get("phone") != "":
+		p, ok := mapping.NormalizePhone(q.Get("phone"), a.region)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "invalid_phone", "phone is not a valid number")
+			return
+		}
+		id = mapping.Identity{Type: mapping.IdentityPhone, Value: p.E164}
+	case q.Get("external_id") != "":
+		id = mapping.Identity{Type: mapping.IdentityExternal, Value: strings.TrimSpace(q.Get("external_id"))}
+	default:
+		writeError(w, http.StatusBadRequest, "missing_query", "give one of email=, phone= or external_id=")
+		return
+	}
+	if id.Value == "" {
+		writeError(w, http.StatusBadRequest, "invalid_query", "the identifier is empty or not valid")
+		return
+	}
+	cid, err := a.store.FindCustomerID(r.Context(), id)
+	if errors.Is(err, pgstore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no customer has that identifier")
+		return
+	}
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	a.respondCustomer(w, r, cid)
+}
+
+func (a *API) respondCustomer(w http.ResponseWriter, r *http.Request, id string) {
+	v, err := a.store.GetCustomer(r.Context(), id)
+	if errors.Is(err, pgstore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no customer with that id")
+		return
+	}
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, customerJSON(v))
+}
+
+func (a *API) unavailable(w http.ResponseWriter, err error) {
+	a.log.WithError(err).Warn("admin read failed")
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "storage_unavailable", "the record store is unavailable")
+}
+
+type customerResponse struct {
+	ID          string                 `json:"id"`
+	Version     int64                  `json:"version"`
+	CreatedAt   time.Time              `json:"created_at"`
+	UpdatedAt   time.Time              `json:"updated_at"`
+	Traits      map[string]string      `json:"traits"`
+	Provenance  map[string]provenance  `json:"provenance"`
+	Identities  []identityResponse     `json:"identities"`
+	Attribution map[string]touchOutput `json:"attribution"`
+}
+
+type provenance struct {
+	Source     string    `json:"source"`
+	RequestID  string    `json:"request_id,omitempty"`
+	ObservedAt time.Time `json:"observed_at"`
+}
+
+type identityResponse struct {
+	Type      string    `json:"type"`
+	Value     string    `json:"value"`
+	Source    string    `json:"source"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+func customerJSON(v *pgstore.CustomerView) customerResponse {
+	c := v.Customer
+	out := customerResponse{
+		ID: c.ID, Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Traits: c.TraitMap(), Provenance: map[string]provenance{},
+		Identities: []identityResponse{}, Attribution: map[string]touchOutput{},
+	}
+	for k, t := range c.Traits {
+		out.Provenance[k] = provenance{Source: t.Source, RequestID: t.RequestID, ObservedAt: t.ObservedAt}
+	}
+	for _, i := range v.Identities {
+		out.Identities = append(out.Identities, identityResponse(i))
+	}
+	if c.FirstTouch != nil {
+		out.Attribution["first_touch"] = touchJSON(c.FirstTouch)
+	}
+	if c.LastTouch != nil {
+		out.Attribution["last_touch"] = touchJSON(c.LastTouch)
+	}
+	return out
+}
+
+// touchOutput is a touch as the API shows it: source/medium/campaign plus
+// the raw utm_* values and click ids.
+type touchOutput map[string]any
+
+func touchJSON(t *mapping.Touch) touchOutput {
+	out := touchOutput{"at": t.At}
+	set := func(k, v string) {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	set("source", t.Source)
+	set("medium", t.Medium)
+	set("campaign", t.Campaign)
+	set("utm_source", t.Source)
+	set("utm_medium", t.Medium)
+	set("utm_campaign", t.Campaign)
+	set("utm_term", t.Term)
+	set("utm_content", t.Content)
+	set("gclid", t.Gclid)
+	set("fbclid", t.Fbclid)
+	set("li_fat_id", t.LiFatID)
+	set("page_url", t.PageURL)
+	set("referrer", t.Referrer)
+	set("cyclehub_source", t.CycleSource)
+	return out
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": code, "message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,143 @@
+package telemetry
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cyclehub/cyclehub/pipeline"
+)
+
+// Metrics is the set of CycleHub's metrics, registered on one registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	inboxBatch    prometheus.Histogram
+	inboxCommit   prometheus.Histogram
+	inboxErrors   prometheus.Counter
+	pipeRequests  *prometheus.CounterVec
+	pipeBatch     prometheus.Histogram
+	pipeErrors    prometheus.Counter
+	pipeEvents    prometheus.Counter
+	relayEvents   prometheus.Counter
+	relayErrors   prometheus.Counter
+	relayDuration prometheus.Histogram
+}
+
+// New creates and registers the metrics (plus Go and process collectors).
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	latency := []float64{.0005, .001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5}
+	m := &Metrics{
+		Registry: r,
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cyclehub_ingest_requests_total", Help: "Webhook requests answered, by source and HTTP status.",
+		}, []string{"source", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cyclehub_ingest_request_duration_seconds", Help: "Time to answer a webhook request (ack latency).", Buckets: latency,
+		}, []string{"source"}),
+		inboxBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cyclehub_inbox_commit_batch_size", Help: "Requests per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
+		}),
+		inboxCommit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cyclehub_inbox_commit_duration_seconds", Help: "Duration of one group commit.", Buckets: latency,
+		}),
+		inboxErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cyclehub_inbox_commit_errors_total", Help: "Group commits that failed (their requests got 503).",
+		}),
+		pipeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cyclehub_pipeline_requests_total", Help: "Inbox requests processed, by outcome.",
+		}, []string{"outcome"}),
+		pipeBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cyclehub_pipeline_batch_duration_seconds", Help: "Duration of one pipeline batch transaction.", Buckets: latency,
+		}),
+		pipeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cyclehub_pipeline_batch_errors_total", Help: "Pipeline batches that failed and were retried.",
+		}),
+		pipeEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cyclehub_pipeline_events_total", Help: "Lifecycle events written to the outbox.",
+		}),
+		relayEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cyclehub_relay_published_total", Help: "Events the relay published to Kafka (attempted batches that succeeded).",
+		}),
+		relayErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cyclehub_relay_errors_total", Help: "Relay publish attempts that failed.",
+		}),
+		relayDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cyclehub_relay_publish_duration_seconds", Help: "Duration of one publish to Kafka.", Buckets: latency,
+		}),
+	}
+	r.MustRegister(m.httpRequests, m.httpDuration, m.inboxBatch, m.inboxCommit, m.inboxErrors,
+		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration)
+	return m
+}
+
+// ObserveRequest records an answered webhook request.
+func (m *Metrics) ObserveRequest(source string, status int, took time.Duration) {
+	m.httpRequests.WithLabelValues(source, strconv.Itoa(status)).Inc()
+	m.httpDuration.WithLabelValues(source).Observe(took.Seconds())
+}
+
+// ObserveInboxBatch records a group commit.
+func (m *Metrics) ObserveInboxBatch(size int, took time.Duration, err error) {
+	m.inboxBatch.Observe(float64(size))
+	m.inboxCommit.Observe(took.Seconds())
+	if err != nil {
+		m.inboxErrors.Inc()
+	}
+}
+
+// ObservePipelineBatch records a pipeline batch.
+func (m *Metrics) ObservePipelineBatch(s pipeline.BatchStats) {
+	m.pipeBatch.Observe(s.Took.Seconds())
+	if s.Err != nil {
+		m.pipeErrors.Inc()
+		return
+	}
+	m.pipeRequests.WithLabelValues("done").Add(float64(s.Done))
+	m.pipeRequests.WithLabelValues("quarantined").Add(float64(s.Quarantined))
+	m.pipeRequests.WithLabelValues("retry").Add(float64(s.Retried))
+	m.pipeEvents.Add(float64(s.Events))
+}
+
+// ObservePublish records a relay publish attempt.
+func (m *Metrics) ObservePublish(n int, took time.Duration, err error) {
+	m.relayDuration.Observe(took.Seconds())
+	if err != nil {
+		m.relayErrors.Inc()
+		return
+	}
+	m.relayEvents.Add(float64(n))
+}
+
+// LagFunc reads the outbox backlog.
+type LagFunc func(ctx context.Context) (count int64, oldest time.Duration, err error)
+
+// RegisterRelayLag exposes the outbox backlog (count and oldest age),
+// read when scraped.
+func (m *Metrics) RegisterRelayLag(lag LagFunc) {
+	read := func() (int64, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, age, err := lag(ctx)
+		if err != nil {
+			return -1, -1
+		}
+		return n, age
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cyclehub_relay_lag_events", Help: "Unpublished outbox events (-1 when unknown).",
+		}, func() float64 { n, _ := read(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cyclehub_relay_lag_seconds", Help: "Age of the oldest unpublished outbox event (-1 when unknown).",
+		}, func() float64 { _, age := read(); return age.Seconds() }),
+	)
+}

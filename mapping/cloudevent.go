@@ -1,0 +1,114 @@
+package mapping
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Lifecycle event types published on the stream (DESIGN.md §3).
+const (
+	TypeCustomerCreated = "cyclehub.customer.created.v1"
+	TypeCustomerUpdated = "cyclehub.customer.updated.v1"
+)
+
+// CloudEventSource is the `source` attribute of every event CycleHub emits.
+const CloudEventSource = "/cyclehub/pipeline"
+
+// CloudEvent is a CloudEvents 1.0 event in structured JSON mode.
+type CloudEvent struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	// Sequence is the customer record version (sequence extension). It is a
+	// string per the extension's spec; it holds a base-10 integer.
+	Sequence     string          `json:"sequence"`
+	PartitionKey string          `json:"partitionkey"`
+	Data         json.RawMessage `json:"data"`
+}
+
+// eventNamespace derives deterministic event ids: the same customer version
+// always yields the same id, so a re-emitted event is recognizably the same.
+var eventNamespace = uuid.MustParse("5b0c8a4e-3f7e-4b7c-9a55-0c1e2d3f4a5b")
+
+// EventID is the stable id of a customer's event at a version.
+func EventID(customerID string, version int64) string {
+	return uuid.NewSHA1(eventNamespace, []byte(customerID+"/"+strconv.FormatInt(version, 10))).String()
+}
+
+// NewCloudEvent builds the envelope for a customer's event at its current
+// version.
+func NewCloudEvent(eventType string, c *Customer, at time.Time, data any) (*CloudEvent, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s data: %w", eventType, err)
+	}
+	return &CloudEvent{
+		SpecVersion:     "1.0",
+		ID:              EventID(c.ID, c.Version),
+		Source:          CloudEventSource,
+		Type:            eventType,
+		Subject:         "customer/" + c.ID,
+		Time:            at.UTC(),
+		DataContentType: "application/json",
+		Sequence:        strconv.FormatInt(c.Version, 10),
+		PartitionKey:    c.ID,
+		Data:            raw,
+	}, nil
+}
+
+// Trigger names the interaction that caused a change.
+type Trigger struct {
+	Source     string    `json:"source"`
+	EventType  string    `json:"event_type"`
+	RequestID  string    `json:"request_id"`
+	OccurredAt time.Time `json:"occurred_at"`
+}
+
+// CustomerChangedData is the `data` of created.v1 and updated.v1 events.
+// Direct identifiers (email, phone, names) are left out: consumers that
+// need them read the admin API with the customer id.
+type CustomerChangedData struct {
+	CustomerID    string            `json:"customer_id"`
+	Version       int64             `json:"version"`
+	ChangedTraits []string          `json:"changed_traits"`
+	Traits        map[string]string `json:"traits"`
+	FirstTouch    *Touch            `json:"first_touch,omitempty"`
+	LastTouch     *Touch            `json:"last_touch,omitempty"`
+	Trigger       Trigger           `json:"trigger"`
+}
+
+// ChangedEvent builds the created/updated event for a change just applied
+// (c.Version must already be the new version).
+func ChangedEvent(c *Customer, ch Change, trig Trigger) (*CloudEvent, error) {
+	typ := TypeCustomerUpdated
+	if ch.Created {
+		typ = TypeCustomerCreated
+	}
+	changed := ch.ChangedTraits
+	if changed == nil {
+		changed = []string{}
+	}
+	traits := map[string]string{}
+	for k, v := range c.Traits {
+		if !IsPIITrait(k) {
+			traits[k] = v.Value
+		}
+	}
+	return NewCloudEvent(typ, c, trig.OccurredAt, CustomerChangedData{
+		CustomerID:    c.ID,
+		Version:       c.Version,
+		ChangedTraits: changed,
+		Traits:        traits,
+		FirstTouch:    c.FirstTouch,
+		LastTouch:     c.LastTouch,
+		Trigger:       trig,
+	})
+}

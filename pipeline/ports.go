@@ -1,0 +1,39 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/cyclehub/cyclehub/mapping"
+)
+
+// Inbox hands out batches of stored requests.
+type Inbox interface {
+	// Claim locks up to limit pending requests in a new transaction.
+	Claim(ctx context.Context, limit int) (Batch, error)
+	// ClaimIDs claims exactly these requests if they are still pending.
+	ClaimIDs(ctx context.Context, ids []int64) (Batch, error)
+}
+
+// Batch is one claimed set of requests and the transaction that owns them.
+type Batch interface {
+	Requests() []*mapping.RawRequest
+	// LockCustomers locks every identity (and the customers holding them)
+	// and returns the customers by identity key.
+	LockCustomers(ctx context.Context, ids []mapping.Identity) (map[string]*mapping.Customer, error)
+	// Write applies the batch's effects inside the transaction.
+	Write(ctx context.Context, e *mapping.Effects) error
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// EventMapper maps one raw request to a canonical event.
+type EventMapper interface {
+	Map(req *mapping.RawRequest) (*mapping.Event, error)
+}
+
+// permanent is implemented by errors that will recur if retried with the
+// same input.
+type permanent interface{ Permanent() bool }
+
+// temporary is implemented by errors worth retrying later.
+type temporary interface{ Temporary() bool }

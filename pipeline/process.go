@@ -1,0 +1,176 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cyclehub/cyclehub/mapping"
+)
+
+// outcome summarizes a processed batch for logs and metrics.
+type outcome struct {
+	requests    int
+	done        int
+	quarantined int
+	retried     int
+	events      int
+}
+
+// process maps every request of b, resolves and updates customers, and
+// writes the effects. It does not commit.
+func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
+	reqs := b.Requests()
+	out := outcome{requests: len(reqs)}
+	eff := &mapping.Effects{}
+
+	type item struct {
+		req *mapping.RawRequest
+		ev  *mapping.Event
+	}
+	items := make([]item, 0, len(reqs))
+	var ids []mapping.Identity
+	seenID := map[string]bool{}
+	for _, req := range reqs {
+		ev, err := w.mapSafely(req)
+		if err != nil {
+			w.dispose(eff, req, err)
+			continue
+		}
+		items = append(items, item{req, ev})
+		for _, id := range ev.Identities {
+			if !seenID[id.Key()] {
+				seenID[id.Key()] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+
+	byKey, err := b.LockCustomers(ctx, ids)
+	if err != nil {
+		return out, err
+	}
+	var touched []*mapping.Customer
+	isTouched := map[string]bool{}
+	links := map[string]int{} // identity key → index in eff.Identities
+	for _, it := range items {
+		c, created, err := w.resolve(byKey, it.ev)
+		if err != nil {
+			return out, err
+		}
+		for _, id := range it.ev.Identities {
+			owner := byKey[id.Key()]
+			if owner == nil {
+				byKey[id.Key()] = c
+				owner = c
+			}
+			if owner != c {
+				// Another customer holds this identifier: linking the two is
+				// a merge, which identity resolution decides (issue 4).
+				continue
+			}
+			link := mapping.IdentityLink{Identity: id, CustomerID: c.ID, Source: it.ev.Source, SeenAt: it.ev.OccurredAt}
+			if i, ok := links[id.Key()]; ok {
+				if link.SeenAt.After(eff.Identities[i].SeenAt) {
+					eff.Identities[i].SeenAt = link.SeenAt
+				}
+				continue
+			}
+			links[id.Key()] = len(eff.Identities)
+			eff.Identities = append(eff.Identities, link)
+		}
+		ch := c.Apply(it.ev, it.req.RequestID)
+		ch.Created = created
+		if ch.Changed() {
+			c.Version++
+			ce, err := mapping.ChangedEvent(c, ch, mapping.Trigger{
+				Source: it.ev.Source, EventType: it.ev.Type, RequestID: it.req.RequestID, OccurredAt: it.ev.OccurredAt,
+			})
+			if err != nil {
+				return out, err
+			}
+			eff.Outbox = append(eff.Outbox, ce)
+			out.events++
+		}
+		eff.Timeline = append(eff.Timeline, mapping.TimelineEntry{
+			CustomerID: c.ID, InboxID: it.req.ID, Source: it.ev.Source, Type: it.ev.Type,
+			OccurredAt: it.ev.OccurredAt, Properties: it.ev.Properties,
+		})
+		eff.Done = append(eff.Done, it.req.ID)
+		if !isTouched[c.ID] {
+			isTouched[c.ID] = true
+			touched = append(touched, c)
+		}
+	}
+	eff.Customers = touched
+	if err := b.Write(ctx, eff); err != nil {
+		return out, err
+	}
+	out.done, out.quarantined, out.retried = len(eff.Done), len(eff.Quarantined), len(eff.Retry)
+	return out, nil
+}
+
+// resolve picks the customer an event belongs to: the oldest customer that
+// holds any of its identities, or a new one.
+func (w *Workers) resolve(byKey map[string]*mapping.Customer, ev *mapping.Event) (*mapping.Customer, bool, error) {
+	var c *mapping.Customer
+	for _, id := range ev.Identities {
+		if cand := byKey[id.Key()]; cand != nil && (c == nil || cand.CreatedAt.Before(c.CreatedAt)) {
+			c = cand
+		}
+	}
+	if c != nil {
+		return c, false, nil
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, false, fmt.Errorf("new customer id: %w", err)
+	}
+	return mapping.NewCustomer(id.String(), ev), true, nil
+}
+
+// mapSafely maps req, turning a panic in a mapper into an error so that one
+// poison request can never take a worker down.
+func (w *Workers) mapSafely(req *mapping.RawRequest) (ev *mapping.Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.WithField("inbox_id", req.ID).WithField("stack", string(debug.Stack())).Error("mapper panicked")
+			ev, err = nil, &mappingPanic{value: r}
+		}
+	}()
+	return w.mapper.Map(req)
+}
+
+type mappingPanic struct{ value any }
+
+func (p *mappingPanic) Error() string {
+	return fmt.Sprintf("internal error while mapping: %v", p.value)
+}
+func (p *mappingPanic) Permanent() bool { return true }
+
+// dispose records a request that could not be mapped: retried later when
+// the failure is temporary and attempts remain, quarantined otherwise.
+func (w *Workers) dispose(eff *mapping.Effects, req *mapping.RawRequest, err error) {
+	var t temporary
+	if errors.As(err, &t) && t.Temporary() && req.Attempts+1 < w.cfg.MaxAttempts {
+		eff.Retry = append(eff.Retry, mapping.Disposition{
+			InboxID: req.ID, Reason: err.Error(), NotBefore: w.now().Add(w.backoff(req.Attempts)),
+		})
+		return
+	}
+	eff.Quarantined = append(eff.Quarantined, mapping.Disposition{InboxID: req.ID, Reason: err.Error(), NotBefore: w.now()})
+}
+
+// backoff is the delay before retry number attempt+1: 5 s doubling, capped
+// at 30 minutes.
+func (w *Workers) backoff(attempt int) time.Duration {
+	d := 5 * time.Second
+	for range min(attempt, 10) {
+		d *= 2
+	}
+	return min(d, 30*time.Minute)
+}

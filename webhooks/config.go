@@ -1,0 +1,60 @@
+package webhooks
+
+import (
+	"fmt"
+	"net"
+	"time"
+)
+
+// Config is the public HTTP listener's configuration.
+type Config struct {
+	Addr string `yaml:"addr"`
+	// MaxBodyBytes is the largest request body accepted (413 past it).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxHeaderBytes caps the request line and headers.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// Timeouts against slow clients.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout bounds draining in-flight requests on shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// DefaultConfig returns the defaults documented in the README.
+func DefaultConfig() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		MaxBodyBytes:      1 << 20,
+		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   20 * time.Second,
+	}
+}
+
+// Validate reports every problem with c, each prefixed by its key.
+func (c Config) Validate() []error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr: %q is not host:port", c.Addr))
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		errs = append(errs, fmt.Errorf("max_body_bytes: must be between 1024 and %d, got %d", 64<<20, c.MaxBodyBytes))
+	}
+	if c.MaxHeaderBytes < 4096 {
+		errs = append(errs, fmt.Errorf("max_header_bytes: must be at least 4096, got %d", c.MaxHeaderBytes))
+	}
+	for name, d := range map[string]time.Duration{
+		"read_header_timeout": c.ReadHeaderTimeout, "read_timeout": c.ReadTimeout,
+		"write_timeout": c.WriteTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", name, d))
+		}
+	}
+	return errs
+}
