@@ -36,6 +36,20 @@ var formAliases = map[string][]string{
 
 var attributionKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "li_fat_id"}
 
+// knownFormFields is every canonical field name the form mapper reads.
+var knownFormFields = func() map[string]bool {
+	known := map[string]bool{}
+	for _, aliases := range formAliases {
+		for _, a := range aliases {
+			known[a] = true
+		}
+	}
+	for _, k := range attributionKeys {
+		known[k] = true
+	}
+	return known
+}()
+
 // MapForm maps a plain web-form post (urlencoded, multipart or JSON) into a
 // canonical form_submitted event.
 func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
@@ -219,15 +233,7 @@ func fillTouchFromURL(t *Touch, raw string) {
 // addUnmappedFields keeps every other field as a property, so nothing the
 // person typed is lost from the timeline.
 func addUnmappedFields(ev *Event, f *Fields) {
-	known := map[string]bool{}
-	for _, aliases := range formAliases {
-		for _, a := range aliases {
-			known[a] = true
-		}
-	}
-	for _, k := range attributionKeys {
-		known[k] = true
-	}
+	known := knownFormFields
 	fieldsProp := map[string]any{}
 	for _, k := range f.Keys() {
 		if known[canonicalFieldName(k)] || known[nestedFieldName(k)] {

@@ -185,3 +185,8 @@ func newTestDaemon(t *testing.T) (*daemon, string, []string) {
 	_, brokers := testsvc.Kafka(t)
 	return startDaemon(t, testConfig(t, pgURL, brokers)), pgURL, brokers
 }
+
+func decodeJSON(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
