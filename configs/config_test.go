@@ -1,0 +1,116 @@
+package configs
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestTheDevConfigIsValid(t *testing.T) {
+	data, err := os.ReadFile("cyclehub.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(data, env(nil))
+	if err != nil {
+		t.Fatalf("configs/cyclehub.yaml: %v", err)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:8080" || cfg.Ops.Addr != "127.0.0.1:8081" || cfg.Sources["form"].Provider != "form" {
+		t.Fatalf("dev config = %+v", cfg)
+	}
+}
+
+func TestABrokenFileReportsEveryProblemWithItsPath(t *testing.T) {
+	broken := `
+http:
+  addr: nowhere
+  read_timeout: 10 sec
+  max_body_bytse: 5
+postgres:
+  max_conns: 1
+kafka:
+  brokers: []
+  partitioner: crc32
+pipeline:
+  workers: 0
+sources:
+  form:
+    providr: form
+  Bad Name:
+    provider: typo
+admin:
+  token: ${NOT_SET_ANYWHERE}
+log:
+  level: loud
+`
+	_, err := Parse([]byte(broken), env(nil))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want Errors", err)
+	}
+	text := err.Error()
+	for _, want := range []string{
+		`http.addr: "nowhere" is not host:port`,
+		`http.read_timeout: cannot parse "10 sec" as duration (line 4)`,
+		`http: unknown field "max_body_bytse" (line 5)`,
+		`postgres.max_conns: must be at least 4`,
+		`kafka.brokers: at least one broker is required`,
+		`kafka.partitioner: must be murmur2 or fnv1a`,
+		`pipeline.workers: must be between 1 and 256`,
+		`sources.form: unknown field "providr" (line 15)`,
+		`sources.form.provider: must be set`,
+		`sources.Bad Name.provider: unknown provider "typo"`,
+		`admin.token: environment variable NOT_SET_ANYWHERE is not set`,
+		`log.level: must be one of`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+	if len(errs) < 12 {
+		t.Errorf("got %d errors, want every one of them at once:\n%s", len(errs), text)
+	}
+}
+
+func TestEnvironmentOverridesConnectionSettings(t *testing.T) {
+	data := []byte("admin: {token: file-token-0123456789}\nsources: {form: {provider: form}}\n")
+	cfg, err := Parse(data, env(map[string]string{
+		EnvPostgresURL:  "postgres://u:pw@db.internal:5432/ch",
+		EnvRedisURL:     "redis://cache:6379/1",
+		EnvKafkaBrokers: "k1:9092, k2:9092",
+		EnvHTTPAddr:     "0.0.0.0:9000",
+		EnvOpsAddr:      "127.0.0.1:9001",
+		EnvAdminToken:   "env-token-0123456789",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Postgres.URL.Reveal() != "postgres://u:pw@db.internal:5432/ch" || cfg.Redis.URL.Reveal() != "redis://cache:6379/1" ||
+		strings.Join(cfg.Kafka.Brokers, ",") != "k1:9092,k2:9092" || cfg.HTTP.Addr != "0.0.0.0:9000" ||
+		cfg.Ops.Addr != "127.0.0.1:9001" || cfg.Admin.Token.Reveal() != "env-token-0123456789" {
+		t.Fatalf("overrides not applied: %+v", cfg)
+	}
+	if s := cfg.Postgres.URL.String(); s != "***" {
+		t.Fatalf("the postgres URL prints as %q, want ***", s)
+	}
+}
+
+func TestSecretsExpandFromTheEnvironmentWithDefaults(t *testing.T) {
+	data := []byte(`
+admin: {token: "${ADMIN:-default-token-0123456789}"}
+sources:
+  form: {provider: form, token: "${CYCLEHUB_SECRET_FORM}"}
+`)
+	cfg, err := Parse(data, env(map[string]string{"CYCLEHUB_SECRET_FORM": "form-secret-0123456789"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin.Token.Reveal() != "default-token-0123456789" || cfg.Sources["form"].Token.Reveal() != "form-secret-0123456789" {
+		t.Fatalf("expansion: admin=%q form=%q", cfg.Admin.Token.Reveal(), cfg.Sources["form"].Token.Reveal())
+	}
+}
