@@ -52,8 +52,8 @@ func (c InboxWriterConfig) Validate() []error {
 // caller returns only after that commit. A request is therefore acked only
 // when it is on disk, and the cost of the commit is shared.
 type InboxWriter struct {
-	store    *Store
-	cfg      InboxWriterConfig
+	store   *Store
+	cfg     InboxWriterConfig
 	queue   chan *appendReq
 	stopped chan struct{}
 	// mu guards closed: Append sends while holding it for reading, so once
