@@ -229,3 +229,64 @@ func TestEveryAckedRequestSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("%d acked requests survived SIGKILL", len(acked))
 }
+
+// SIGTERM under load: the daemon stops accepting, drains what it accepted
+// and exits 0; every acked request is stored and processed.
+func TestSIGTERMDrainsGracefully(t *testing.T) {
+	bin := buildDaemon(t)
+	pgURL := pgtest.URL(t)
+	_, brokers := testsvc.Kafka(t)
+	p := startProcess(t, bin, pgURL, brokers)
+
+	var (
+		mu    sync.Mutex
+		acked []string
+		wg    sync.WaitGroup
+	)
+	client := &http.Client{Timeout: 5 * time.Second}
+	stop := make(chan struct{})
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				email := fmt.Sprintf("term-%d-%d@example.com", w, i)
+				resp, err := client.Post("http://"+p.httpAddr+"/hooks/form", "application/x-www-form-urlencoded", strings.NewReader("email="+email))
+				if err != nil {
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					mu.Lock()
+					acked = append(acked, email)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := p.cmd.Wait()
+	close(stop)
+	wg.Wait()
+	p.mu.Lock()
+	logs := p.logs.String()
+	p.mu.Unlock()
+	if err != nil {
+		t.Fatalf("daemon exited with %v after SIGTERM; logs:\n%s", err, logs)
+	}
+	if !strings.Contains(logs, "shutting down") || !strings.Contains(logs, "cyclehub stopped") {
+		t.Fatalf("no orderly shutdown in the logs:\n%s", logs)
+	}
+	if len(acked) == 0 {
+		t.Fatal("nothing was acked before SIGTERM")
+	}
+	if n := queryInt(t, pgURL, `SELECT count(*) FROM identities WHERE type = 'email' AND value = ANY($1)`, acked); n+queryInt(t, pgURL, `SELECT count(*) FROM inbox WHERE status = 'pending'`) < len(acked) {
+		t.Fatalf("acked requests went missing: %d customers + pending < %d acked", n, len(acked))
+	}
+}
