@@ -12,6 +12,7 @@ import (
 
 	"github.com/cyclehub/cyclehub/connectors/kafkasink"
 	"github.com/cyclehub/cyclehub/internal/secret"
+	"github.com/cyclehub/cyclehub/mapping"
 	"github.com/cyclehub/cyclehub/pipeline"
 	"github.com/cyclehub/cyclehub/store/pgstore"
 	"github.com/cyclehub/cyclehub/store/redisstore"
@@ -159,6 +160,9 @@ func (c *Config) Validate() Errors {
 	}
 	if c.Ops.Addr == c.HTTP.Addr {
 		errs.Add("ops.addr", "must differ from http.addr")
+	}
+	if c.Admin.DefaultRegion != "" && mapping.CountryCode(c.Admin.DefaultRegion) != c.Admin.DefaultRegion {
+		errs.Add("admin.default_region", "must be an ISO 3166 alpha-2 code like US, got %q", c.Admin.DefaultRegion)
 	}
 	if c.Admin.Token.IsZero() {
 		errs.Add("admin.token", "must be set (or %s)", EnvAdminToken)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -107,8 +108,26 @@ func ChangedEvent(c *Customer, ch Change, trig Trigger) (*CloudEvent, error) {
 		Version:       c.Version,
 		ChangedTraits: changed,
 		Traits:        traits,
-		FirstTouch:    c.FirstTouch,
-		LastTouch:     c.LastTouch,
+		FirstTouch:    streamTouch(c.FirstTouch),
+		LastTouch:     streamTouch(c.LastTouch),
 		Trigger:       trig,
 	})
+}
+
+// streamTouch is a touch as the stream carries it: page and referrer URLs
+// lose their query and fragment, which can hold personal data (?email=).
+func streamTouch(t *Touch) *Touch {
+	if t == nil {
+		return nil
+	}
+	out := *t
+	out.PageURL, out.Referrer = stripQuery(t.PageURL), stripQuery(t.Referrer)
+	return &out
+}
+
+func stripQuery(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		return raw[:i]
+	}
+	return raw
 }

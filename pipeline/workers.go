@@ -199,6 +199,9 @@ func (w *Workers) runIsolated(ctx context.Context, id int64) error {
 		if err2 = q.Write(ctx, eff); err2 == nil {
 			err2 = q.Commit(ctx)
 		}
+		if err2 == nil && w.OnBatch != nil {
+			w.OnBatch(BatchStats{Requests: 1, Quarantined: 1})
+		}
 	}
 	if rb := q.Rollback(ctx); err2 == nil {
 		err2 = rb

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/connectors/kafkasink"
@@ -144,22 +143,22 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	defer stopPipe()
 	defer stopRelay()
 
-	var g errgroup.Group
 	failed := make(chan error, 8)
-	goRun := func(name string, fn func() error) {
-		g.Go(func() error {
-			err := fn()
-			if err != nil {
+	start := func(name string, fn func() error) <-chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := fn(); err != nil {
 				failed <- fmt.Errorf("%s: %w", name, err)
 			}
-			return err
-		})
+		}()
+		return done
 	}
-	goRun("inbox writer", func() error { return writer.Run(writerCtx) })
-	goRun("pipeline", func() error { return workers.Run(pipeCtx) })
-	goRun("relay", func() error { return runRelay(relayCtx, sink, relay, logger.WithField("component", "relay")) })
-	goRun("http", func() error { return serveHTTP(httpSrv, httpLn) })
-	goRun("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
+	writerDone := start("inbox writer", func() error { return writer.Run(writerCtx) })
+	pipeDone := start("pipeline", func() error { return workers.Run(pipeCtx) })
+	relayDone := start("relay", func() error { return runRelay(relayCtx, sink, relay, logger.WithField("component", "relay")) })
+	httpDone := start("http", func() error { return serveHTTP(httpSrv, httpLn) })
+	opsDone := start("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
 
 	opsSrv.SetReady(true)
 	log.WithField("http_addr", httpLn.Addr().String()).WithField("ops_addr", opsLn.Addr().String()).
@@ -183,11 +182,17 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 		log.WithError(err).Warn("http drain timed out; closing connections")
 		_ = httpSrv.Close()
 	}
+	<-httpDone
+	// Stop each stage after the one that feeds it has stopped, so work
+	// accepted upstream is carried as far as it can go before exit.
 	stopWriter()
+	<-writerDone
 	stopPipe()
+	<-pipeDone
 	stopRelay()
+	<-relayDone
 	_ = opsHTTP.Shutdown(shutdownCtx)
-	_ = g.Wait()
+	<-opsDone
 	if err := sink.Close(shutdownCtx); err != nil {
 		log.WithError(err).Warn("kafka writer close")
 	}
