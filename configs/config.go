@@ -33,6 +33,12 @@ type Config struct {
 	Relay    pipeline.RelayConfig             `yaml:"relay"`
 	Sources  map[string]webhooks.SourceConfig `yaml:"sources"`
 	Log      LogConfig                        `yaml:"log"`
+	// MappingsDir holds one declarative mapping per provider
+	// (<provider>.yaml); relative to the config file's directory.
+	MappingsDir string `yaml:"mappings_dir"`
+
+	// Mappings are the compiled mappings, by provider (loaded by Load).
+	Mappings map[string]*mapping.Compiled `yaml:"-"`
 }
 
 // OpsConfig is the operator listener (/healthz, /readyz, /metrics, pprof).
@@ -69,6 +75,8 @@ func Default() Config {
 		Relay:    pipeline.DefaultRelayConfig(),
 		Sources:  map[string]webhooks.SourceConfig{},
 		Log:      LogConfig{Level: "info", Format: "json"},
+
+		MappingsDir: "mappings",
 	}
 }
 
@@ -84,13 +92,55 @@ const (
 )
 
 // Load reads, decodes, overrides from the environment and validates the
-// config file at path. The error lists every problem at once.
+// config file at path, and loads the mappings it points to. The error
+// lists every problem at once.
 func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(data, lookupEnv)
+	cfg, err := Parse(data, lookupEnv)
+	var errs Errors
+	if err != nil && !errors.As(err, &errs) {
+		return nil, err
+	}
+	if cfg == nil {
+		// Parse failed: still report the mappings' problems with the rest.
+		d := Default()
+		cfg = &d
+		if derr := Decode(data, cfg, lookupEnv); derr != nil {
+			_ = derr // already reported by Parse
+		}
+	}
+	specs, merr := LoadMappings(mappingsDir(path, cfg.MappingsDir))
+	var mErrs Errors
+	switch {
+	case errors.As(merr, &mErrs):
+		errs = append(errs, mErrs...)
+	case merr != nil:
+		errs.Add("mappings_dir", "%v", merr)
+	}
+	cfg.Mappings = specs
+	if merr == nil {
+		for _, name := range sortedNames(cfg.Sources) {
+			if p := cfg.Sources[name].Provider; p != "" && p != "form" && specs[p] == nil {
+				errs.Add("sources."+name+".provider", "no mapping for provider %q in %s", p, cfg.MappingsDir)
+			}
+		}
+	}
+	if err := errs.sorted().Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Parse is Load for config text.

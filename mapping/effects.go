@@ -35,10 +35,12 @@ type IdentityLink struct {
 type TimelineEntry struct {
 	CustomerID string
 	InboxID    int64
-	Source     string
-	Type       string
-	OccurredAt time.Time
-	Properties map[string]any
+	// RecordIndex is the record's position in a batched request.
+	RecordIndex int
+	Source      string
+	Type        string
+	OccurredAt  time.Time
+	Properties  map[string]any
 }
 
 // Disposition is the outcome of a request that did not complete: why, and

@@ -112,18 +112,18 @@ func (h *harness) waitFor(what, sql string, want int) {
 // jsonb refuses) into the traits of anyone whose email says "poison".
 type poisonMapper struct{ m *mapping.Mapper }
 
-func (p poisonMapper) Map(req *mapping.RawRequest) (*mapping.Event, error) {
-	ev, err := p.m.Map(req)
-	if err == nil && strings.Contains(ev.Traits["email"], "poison") {
-		ev.Traits["company"] = "bad\x00byte"
+func (p poisonMapper) Map(req *mapping.RawRequest) ([]*mapping.Event, error) {
+	evs, err := p.m.Map(req)
+	if err == nil && strings.Contains(evs[0].Traits["email"], "poison") {
+		evs[0].Traits["company"] = "bad\x00byte"
 	}
-	return ev, err
+	return evs, err
 }
 
 func TestAPoisonRequestIsQuarantinedAndTheRestOfItsBatchGoesThrough(t *testing.T) {
 	cfg := pipeline.DefaultConfig()
 	cfg.Workers = 1
-	mapper := poisonMapper{mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}})}
+	mapper := poisonMapper{mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil)}
 	h, _ := newHarness(t, mapper, cfg)
 	// Stored first, processed together: the poison sits mid-batch.
 	for _, e := range []string{"a", "b", "poison", "c", "d"} {
@@ -145,7 +145,7 @@ func TestConcurrentWorkersGiveOnePersonOneCustomerAndGaplessVersions(t *testing.
 	cfg := pipeline.DefaultConfig()
 	cfg.Workers = 4
 	cfg.BatchSize = 3
-	h, _ := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form", DefaultRegion: "US"}}), cfg)
+	h, _ := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form", DefaultRegion: "US"}}, nil), cfg)
 	const n = 60
 	for i := range n {
 		// The same person through two identifiers, each post a new trait value.
@@ -185,7 +185,7 @@ func TestTheRelayRidesOutABrokerOutageWithoutLosingOrReordering(t *testing.T) {
 	})
 
 	cfg := pipeline.DefaultConfig()
-	h, workers := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}), cfg)
+	h, workers := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil), cfg)
 	sinkCfg := kafkasink.DefaultConfig()
 	sinkCfg.Brokers, sinkCfg.Topic, sinkCfg.Partitions, sinkCfg.MaxAttempts = brokers, "lifecycle-test", 3, 1
 	sink := kafkasink.New(sinkCfg)

@@ -26,9 +26,10 @@ type Batch interface {
 	Rollback(ctx context.Context) error
 }
 
-// EventMapper maps one raw request to a canonical event.
+// EventMapper maps one raw request to its canonical events (a batched
+// request carries several).
 type EventMapper interface {
-	Map(req *mapping.RawRequest) (*mapping.Event, error)
+	Map(req *mapping.RawRequest) ([]*mapping.Event, error)
 }
 
 // permanent is implemented by errors that will recur if retried with the

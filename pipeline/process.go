@@ -29,25 +29,29 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 	eff := &mapping.Effects{}
 
 	type item struct {
-		req *mapping.RawRequest
-		ev  *mapping.Event
+		req    *mapping.RawRequest
+		ev     *mapping.Event
+		record int
 	}
 	items := make([]item, 0, len(reqs))
 	var ids []mapping.Identity
 	seenID := map[string]bool{}
 	for _, req := range reqs {
-		ev, err := w.mapSafely(req)
+		evs, err := w.mapSafely(req)
 		if err != nil {
 			w.dispose(eff, req, err)
 			continue
 		}
-		items = append(items, item{req, ev})
-		for _, id := range ev.Identities {
-			if !seenID[id.Key()] {
-				seenID[id.Key()] = true
-				ids = append(ids, id)
+		for i, ev := range evs {
+			items = append(items, item{req, ev, i})
+			for _, id := range ev.Identities {
+				if !seenID[id.Key()] {
+					seenID[id.Key()] = true
+					ids = append(ids, id)
+				}
 			}
 		}
+		eff.Done = append(eff.Done, req.ID)
 	}
 
 	byKey, err := b.LockCustomers(ctx, ids)
@@ -97,10 +101,9 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 			out.events++
 		}
 		eff.Timeline = append(eff.Timeline, mapping.TimelineEntry{
-			CustomerID: c.ID, InboxID: it.req.ID, Source: it.ev.Source, Type: it.ev.Type,
+			CustomerID: c.ID, InboxID: it.req.ID, RecordIndex: it.record, Source: it.ev.Source, Type: it.ev.Type,
 			OccurredAt: it.ev.OccurredAt, Properties: it.ev.Properties,
 		})
-		eff.Done = append(eff.Done, it.req.ID)
 		if !isTouched[c.ID] {
 			isTouched[c.ID] = true
 			touched = append(touched, c)
@@ -135,11 +138,11 @@ func (w *Workers) resolve(byKey map[string]*mapping.Customer, ev *mapping.Event)
 
 // mapSafely maps req, turning a panic in a mapper into an error so that one
 // poison request can never take a worker down.
-func (w *Workers) mapSafely(req *mapping.RawRequest) (ev *mapping.Event, err error) {
+func (w *Workers) mapSafely(req *mapping.RawRequest) (evs []*mapping.Event, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			w.log.WithField("inbox_id", req.ID).WithField("stack", string(debug.Stack())).Error("mapper panicked")
-			ev, err = nil, &mappingPanic{value: r}
+			evs, err = nil, &mappingPanic{value: r}
 		}
 	}()
 	return w.mapper.Map(req)

@@ -20,6 +20,12 @@ type Config struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	// ShutdownTimeout bounds draining in-flight requests on shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// DedupWindow is how long identical bodies from a provider without a
+	// delivery id count as one delivery (a browser's double submit).
+	DedupWindow time.Duration `yaml:"dedup_window"`
+	// DedupTTL is how long Redis remembers a stored delivery id (the
+	// PostgreSQL key remembers it as long as the raw request is kept).
+	DedupTTL time.Duration `yaml:"dedup_ttl"`
 }
 
 // DefaultConfig returns the defaults documented in the README.
@@ -33,6 +39,8 @@ func DefaultConfig() Config {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   20 * time.Second,
+		DedupWindow:       10 * time.Minute,
+		DedupTTL:          72 * time.Hour,
 	}
 }
 
@@ -51,6 +59,7 @@ func (c Config) Validate() []error {
 	for name, d := range map[string]time.Duration{
 		"read_header_timeout": c.ReadHeaderTimeout, "read_timeout": c.ReadTimeout,
 		"write_timeout": c.WriteTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout,
+		"dedup_window": c.DedupWindow, "dedup_ttl": c.DedupTTL,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", name, d))

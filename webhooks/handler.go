@@ -24,11 +24,33 @@ type Inbox interface {
 	Reject(ctx context.Context, raw *mapping.RawRequest, reason string) error
 }
 
+// Claim is the verdict of the dedup fast path.
+type Claim int
+
+// Dedup verdicts.
+const (
+	// ClaimOwned: go ahead, then call Done or Release.
+	ClaimOwned Claim = iota
+	// ClaimInFlight: the same delivery is being stored right now.
+	ClaimInFlight
+	// ClaimSeen: the delivery is already stored.
+	ClaimSeen
+)
+
+// Dedup is the fast path of deduplication (Redis). An error means "not
+// known": the request goes on to the inbox, whose unique key decides.
+type Dedup interface {
+	Claim(ctx context.Context, source, key string) (Claim, error)
+	Done(ctx context.Context, source, key string) error
+	Release(ctx context.Context, source, key string) error
+}
+
 // Handler serves POST /hooks/{source}.
 type Handler struct {
 	cfg     Config
 	sources map[string]*source
 	inbox   Inbox
+	dedup   Dedup
 	log     *logrus.Entry
 	now     func() time.Time
 	// OnRequest, when set, observes every answered request. source is
@@ -36,11 +58,16 @@ type Handler struct {
 	OnRequest func(source string, status int, took time.Duration)
 }
 
-// NewHandler returns the ingest handler for the configured sources.
-func NewHandler(cfg Config, sources map[string]SourceConfig, inbox Inbox, log *logrus.Entry, now func() time.Time) *Handler {
-	h := &Handler{cfg: cfg, sources: map[string]*source{}, inbox: inbox, log: log, now: now}
+// NewHandler returns the ingest handler for the configured sources, with
+// the compiled mappings by provider. dedup may be nil (PostgreSQL alone
+// then deduplicates).
+func NewHandler(cfg Config, sources map[string]SourceConfig, specs map[string]*mapping.Compiled, inbox Inbox,
+	dedup Dedup, log *logrus.Entry, now func() time.Time) *Handler {
+	h := &Handler{cfg: cfg, sources: map[string]*source{}, inbox: inbox, dedup: dedup, log: log, now: now}
 	for name, sc := range sources {
-		h.sources[name] = newSource(name, sc)
+		src := newSource(name, sc)
+		src.spec = specs[sc.Provider]
+		h.sources[name] = src
 	}
 	return h
 }
@@ -64,10 +91,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ingest answers one request and returns the status it sent.
+// ingest answers one request and returns the status it sent. The checks
+// run in a fixed order: source, handshake, method, size, authenticity,
+// media type and form, test pings, duplicates, and only then the durable
+// write that earns the 2xx.
 func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) int {
 	if src == nil {
 		return writeError(w, http.StatusNotFound, "unknown_source", "no source named "+quote(r.PathValue("source"))+" is configured")
+	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && src.provider.Handshake != nil {
+		rec := &statusRecorder{ResponseWriter: w}
+		if src.provider.Handshake(src.cfg, rec, r) {
+			return rec.status()
+		}
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -84,35 +120,59 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) in
 		}
 		return writeError(w, http.StatusBadRequest, "unreadable_body", "could not read the request body")
 	}
-	if err := src.authenticate(r); err != nil {
+	now := h.now()
+	if src.provider.Verify != nil {
+		if err := src.provider.Verify(src.cfg, r, body, now); err != nil {
+			return writeError(w, http.StatusUnauthorized, "invalid_signature", err.Error())
+		}
+	} else if err := src.authenticate(r); err != nil {
 		return writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
 	}
 
-	raw := h.rawRequest(r, src, body)
-	if err := src.verify(r.Header.Get("Content-Type"), body); err != nil {
-		var unsupported *mapping.UnsupportedMediaError
-		if errors.As(err, &unsupported) {
-			return writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error())
-		}
-		// Kept for inspection: the sender may need to be told what it sent.
-		if rerr := h.inbox.Reject(r.Context(), raw, err.Error()); rerr != nil {
-			h.log.WithError(rerr).WithField("source", src.name).Error("could not store a rejected request")
-		}
-		var m *mapping.MalformedError
-		reason := err.Error()
-		if errors.As(err, &m) {
-			reason = m.Reason
-		}
-		return writeJSON(w, http.StatusBadRequest, map[string]string{
-			"error": "malformed_body", "message": reason, "request_id": raw.RequestID,
-		})
+	raw := h.rawRequest(r, src, body, now)
+	key, ignored, err := src.decode(raw)
+	if err != nil {
+		return h.refuse(w, r, src, raw, err)
 	}
+	if ignored {
+		return writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "reason": "provider test or ping"})
+	}
+	if strings.HasPrefix(key, "sha256:") {
+		// A content hash only deduplicates within the window (a browser's
+		// double submit), never the same answers sent again next week.
+		key += ":" + itoa(now.UnixNano()/int64(h.cfg.DedupWindow))
+	}
+	raw.DedupKey = key
 
+	claimed := false
+	if h.dedup != nil {
+		switch c, err := h.dedup.Claim(r.Context(), src.name, key); {
+		case err != nil:
+			h.log.WithError(err).Debug("dedup fast path unavailable; relying on the inbox key")
+		case c == ClaimSeen:
+			return writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate"})
+		case c == ClaimInFlight:
+			w.Header().Set("Retry-After", "1")
+			return writeError(w, http.StatusServiceUnavailable, "delivery_in_flight", "the same delivery is being stored right now; retry shortly")
+		default:
+			claimed = true
+		}
+	}
 	duplicate, err := h.inbox.Append(r.Context(), raw)
 	if err != nil {
+		if claimed {
+			if rerr := h.dedup.Release(r.Context(), src.name, key); rerr != nil {
+				h.log.WithError(rerr).Debug("dedup release failed; the claim expires by itself")
+			}
+		}
 		h.log.WithError(err).WithField("source", src.name).Warn("inbox unavailable; answering 503")
 		w.Header().Set("Retry-After", "5")
 		return writeError(w, http.StatusServiceUnavailable, "storage_unavailable", "the request could not be stored; retry later")
+	}
+	if claimed {
+		if err := h.dedup.Done(r.Context(), src.name, key); err != nil {
+			h.log.WithError(err).Debug("dedup mark failed; the inbox key still deduplicates")
+		}
 	}
 	if duplicate {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "duplicate"})
@@ -120,7 +180,28 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) in
 	return writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "request_id": raw.RequestID})
 }
 
-func (h *Handler) rawRequest(r *http.Request, src *source, body []byte) *mapping.RawRequest {
+// refuse answers a body that is not what it claims to be: 415 for a media
+// type the provider does not send, 400 with the reason otherwise (the
+// request is kept, status rejected, for inspection).
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, src *source, raw *mapping.RawRequest, err error) int {
+	var unsupported *mapping.UnsupportedMediaError
+	if errors.As(err, &unsupported) {
+		return writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error())
+	}
+	if rerr := h.inbox.Reject(r.Context(), raw, err.Error()); rerr != nil {
+		h.log.WithError(rerr).WithField("source", src.name).Error("could not store a rejected request")
+	}
+	reason := err.Error()
+	var m *mapping.MalformedError
+	if errors.As(err, &m) {
+		reason = m.Reason
+	}
+	return writeJSON(w, http.StatusBadRequest, map[string]string{
+		"error": "malformed_body", "message": reason, "request_id": raw.RequestID,
+	})
+}
+
+func (h *Handler) rawRequest(r *http.Request, src *source, body []byte, now time.Time) *mapping.RawRequest {
 	headers := make(map[string]string, len(src.keep))
 	for _, name := range src.keep {
 		if v := r.Header.Values(name); len(v) > 0 {
@@ -140,7 +221,7 @@ func (h *Handler) rawRequest(r *http.Request, src *source, body []byte) *mapping
 		Query:      redactQuery(r.URL.RawQuery),
 		Headers:    headers,
 		Body:       body,
-		ReceivedAt: h.now().UTC(),
+		ReceivedAt: now.UTC(),
 	}
 }
 
@@ -173,4 +254,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 	return status
+}
+
+// statusRecorder remembers the status a handshake wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) status() int {
+	if s.code == 0 {
+		return http.StatusOK
+	}
+	return s.code
 }

@@ -1,11 +1,15 @@
 package webhooks
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/cyclehub/cyclehub/internal/secret"
 	"github.com/cyclehub/cyclehub/mapping"
@@ -19,6 +23,25 @@ type SourceConfig struct {
 	// Token, when set, must be presented as the HTTP Basic password or the
 	// ?token= query parameter (for providers that sign nothing).
 	Token secret.Secret `yaml:"token"`
+	// Secret is the provider's signing secret (HMAC key, Google Ads
+	// google_key, …).
+	Secret secret.Secret `yaml:"secret"`
+	// VerifyToken answers Meta's GET hub.verify_token handshake.
+	VerifyToken secret.Secret `yaml:"verify_token"`
+	// ClientID completes keys built from two parts (SurveyMonkey signs with
+	// "<client_id>&<secret>").
+	ClientID string `yaml:"client_id"`
+	// PublicURL is this source's URL as the provider calls it
+	// (https://hub.example.com/hooks/hubspot): schemes that sign the URI
+	// need it when CycleHub sits behind a proxy.
+	PublicURL string `yaml:"public_url"`
+	// Tolerance is the accepted age of a signed timestamp (replay window).
+	Tolerance time.Duration `yaml:"tolerance"`
+	// APIToken and APIBase are for providers whose webhooks carry only ids
+	// and need a fetch (Meta, HubSpot, LinkedIn, SurveyMonkey, Qualtrics,
+	// Zendesk).
+	APIToken secret.Secret `yaml:"api_token"`
+	APIBase  string        `yaml:"api_base"`
 	// DefaultRegion is the ISO region for national phone numbers.
 	DefaultRegion string `yaml:"default_region"`
 }
@@ -33,8 +56,10 @@ func (c SourceConfig) Validate(name string) []error {
 	}
 	if c.Provider == "" {
 		errs = append(errs, errors.New("provider: must be set"))
-	} else if !slices.Contains(mapping.Providers(), c.Provider) {
-		errs = append(errs, fmt.Errorf("provider: unknown provider %q (known: %v)", c.Provider, mapping.Providers()))
+	} else if p, ok := Providers()[c.Provider]; !ok {
+		errs = append(errs, fmt.Errorf("provider: unknown provider %q (known: %s)", c.Provider, strings.Join(providerNames(), ", ")))
+	} else if p.NeedsSecret && c.Secret.IsZero() {
+		errs = append(errs, fmt.Errorf("secret: provider %s signs its requests: the source needs its signing secret", c.Provider))
 	}
 	if c.DefaultRegion != "" && !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(c.DefaultRegion) {
 		errs = append(errs, fmt.Errorf("default_region: must be an ISO 3166 alpha-2 code like BR, got %q", c.DefaultRegion))
@@ -47,8 +72,12 @@ func (c SourceConfig) Validate(name string) []error {
 
 // source is a configured source ready to serve.
 type source struct {
-	name string
-	cfg  SourceConfig
+	name     string
+	cfg      SourceConfig
+	provider Provider
+	// spec is the provider's declarative mapping; nil for the built-in
+	// form mapper.
+	spec *mapping.Compiled
 	// keep lists the headers stored with each request.
 	keep []string
 }
@@ -58,15 +87,18 @@ type source struct {
 var commonHeaders = []string{"Content-Type", "User-Agent", "Referer", "Origin", "X-Forwarded-For", "X-Real-Ip", "X-Request-Id"}
 
 func newSource(name string, cfg SourceConfig) *source {
-	return &source{name: name, cfg: cfg, keep: commonHeaders}
+	p := Providers()[cfg.Provider]
+	return &source{name: name, cfg: cfg, provider: p, keep: append(slices.Clone(commonHeaders), p.Headers...)}
 }
 
-// authenticate checks the source token, if one is configured.
+// authenticate checks the source token, if one is configured: the HTTP
+// Basic password (or the user name, for tools that send an API key as the
+// user, like Freshdesk's "key:X"), or the ?token= query parameter.
 func (s *source) authenticate(r *http.Request) error {
 	if s.cfg.Token.IsZero() {
 		return nil
 	}
-	if _, pass, ok := r.BasicAuth(); ok && s.cfg.Token.Equal(pass) {
+	if user, pass, ok := r.BasicAuth(); ok && (s.cfg.Token.Equal(pass) || s.cfg.Token.Equal(user)) {
 		return nil
 	}
 	if tok := r.URL.Query().Get("token"); tok != "" && s.cfg.Token.Equal(tok) {
@@ -75,14 +107,36 @@ func (s *source) authenticate(r *http.Request) error {
 	return errors.New("missing or invalid source token (HTTP Basic password or ?token=)")
 }
 
-// verify checks that the body is well formed for the provider; the error is
-// a *mapping.MalformedError or *mapping.UnsupportedMediaError.
-func (s *source) verify(contentType string, body []byte) error {
-	switch s.cfg.Provider {
-	case "form":
-		_, err := mapping.ParseFormBody(contentType, body)
-		return err
-	default:
-		return nil
+// decode checks that the body is well formed for the provider and returns
+// its dedup key ("" when it is a provider test or ping to acknowledge and
+// drop). Errors are *mapping.MalformedError or *mapping.UnsupportedMediaError.
+func (s *source) decode(raw *mapping.RawRequest) (key string, ignored bool, err error) {
+	if s.spec == nil {
+		if _, err := mapping.ParseFormBody(raw.Header("Content-Type"), raw.Body); err != nil {
+			return "", false, err
+		}
+		return contentHash(raw.Body), false, nil
 	}
+	doc, err := s.spec.Decode(raw)
+	if err != nil {
+		return "", false, err
+	}
+	if s.spec.Ignored(doc) {
+		return "", true, nil
+	}
+	return s.spec.DedupKey(doc), false, nil
+}
+
+func contentHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:16])
+}
+
+func providerNames() []string {
+	names := make([]string, 0, len(Providers()))
+	for n := range Providers() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

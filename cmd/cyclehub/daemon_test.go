@@ -38,8 +38,9 @@ func testConfig(t *testing.T, pgURL string, brokers []string) *configs.Config {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.Postgres.URL = secret.Secret(pgURL)
-	redisURL, _ := testsvc.RedisURL(t)
+	redisURL, prefix := testsvc.RedisURL(t)
 	cfg.Redis.URL = secret.Secret(redisURL)
+	cfg.Redis.KeyPrefix = prefix
 	cfg.Kafka.Brokers = brokers
 	cfg.Kafka.Partitions = 3
 	cfg.Admin.Token = testAdminToken
@@ -50,6 +51,11 @@ func testConfig(t *testing.T, pgURL string, brokers []string) *configs.Config {
 		"secured": {Provider: "form", Token: "form-token-0123456789"},
 	}
 	cfg.Log.Level = "warn"
+	specs, err := configs.LoadMappings("../../configs/mappings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mappings = specs
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatalf("test config invalid: %v", errs)
 	}
@@ -57,6 +63,12 @@ func testConfig(t *testing.T, pgURL string, brokers []string) *configs.Config {
 }
 
 func startDaemon(t *testing.T, cfg *configs.Config) *daemon {
+	t.Helper()
+	return startDaemonAt(t, cfg, nil)
+}
+
+// startDaemonAt runs the daemon with a clock (nil: the real one).
+func startDaemonAt(t *testing.T, cfg *configs.Config, now func() time.Time) *daemon {
 	t.Helper()
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,6 +88,7 @@ func startDaemon(t *testing.T, cfg *configs.Config) *daemon {
 		d.done <- serve(ctx, cfg, logger, serveOptions{
 			httpListener: httpLn, opsListener: opsLn,
 			ready: func(h, o string) { d.httpAddr, d.opsAddr = h, o; close(ready) },
+			now:   now,
 		})
 	}()
 	select {

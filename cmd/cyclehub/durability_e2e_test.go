@@ -84,9 +84,11 @@ type process struct {
 
 func startProcess(t *testing.T, bin, pgURL string, brokers []string) *process {
 	t.Helper()
-	redisURL, _ := testsvc.RedisURL(t)
+	redisURL, prefix := testsvc.RedisURL(t)
 	cfgPath := filepath.Join(t.TempDir(), "cyclehub.yaml")
 	cfgText := `
+redis: {key_prefix: "` + prefix + `"}
+mappings_dir: ` + mappingsAbs(t) + `
 admin: {token: ` + testAdminToken + `}
 pipeline: {poll_interval: 50ms}
 relay: {poll_interval: 50ms}
@@ -289,4 +291,13 @@ func TestSIGTERMDrainsGracefully(t *testing.T) {
 	if n := queryInt(t, pgURL, `SELECT count(*) FROM identities WHERE type = 'email' AND value = ANY($1)`, acked); n+queryInt(t, pgURL, `SELECT count(*) FROM inbox WHERE status = 'pending'`) < len(acked) {
 		t.Fatalf("acked requests went missing: %d customers + pending < %d acked", n, len(acked))
 	}
+}
+
+func mappingsAbs(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../configs/mappings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -18,6 +18,8 @@ Usage:
   cyclehub serve        [--config FILE]   run the daemon (migrates first)
   cyclehub migrate      [--config FILE]   apply database migrations and exit
   cyclehub check-config [--config] FILE   validate a config offline; lists every problem
+  cyclehub mapping test --source NAME [--config FILE] request.json
+                                          map a sample request offline; print the canonical events
   cyclehub version                        print the version
 
 The config defaults to configs/cyclehub.yaml. Connection settings can be
@@ -43,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runMigrate(rest, stdout, stderr)
 	case "check-config":
 		return runCheckConfig(rest, stdout, stderr)
+	case "mapping":
+		return runMapping(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0

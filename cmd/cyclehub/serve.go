@@ -49,6 +49,8 @@ type serveOptions struct {
 	httpListener, opsListener net.Listener
 	// ready, when set, is called once the daemon serves, with its addresses.
 	ready func(httpAddr, opsAddr string)
+	// now replaces the clock (signature windows of recorded samples).
+	now func() time.Time
 }
 
 // serve runs the daemon until ctx is cancelled, then shuts down in order:
@@ -58,6 +60,9 @@ type serveOptions struct {
 func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts serveOptions) error {
 	log := logger.WithField("component", "main")
 	now := time.Now
+	if opts.now != nil {
+		now = opts.now
+	}
 
 	store, err := pgstore.Open(ctx, cfg.Postgres)
 	if err != nil {
@@ -84,7 +89,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	for name, s := range cfg.Sources {
 		specs[name] = mapping.SourceSpec{Provider: s.Provider, DefaultRegion: s.DefaultRegion}
 	}
-	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapping.NewMapper(specs),
+	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapping.NewMapper(specs, cfg.Mappings),
 		logger.WithField("component", "pipeline"), now)
 	workers.OnBatch = metrics.ObservePipelineBatch
 	writer.OnCommit = workers.Wake
@@ -99,9 +104,12 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	relay.OnPublish = metrics.ObservePublish
 	workers.OnEvents = relay.Wake
 
-	hooks := webhooks.NewHandler(cfg.HTTP, cfg.Sources, writer, logger.WithField("component", "webhooks"), now)
+	// The claim outlives any request's write; a crash leaves it only that long.
+	dedup := dedupAdapter{rdb.NewDedup(cfg.Redis.KeyPrefix, 30*time.Second, cfg.HTTP.DedupTTL)}
+	hooks := webhooks.NewHandler(cfg.HTTP, cfg.Sources, cfg.Mappings, writer, dedup, logger.WithField("component", "webhooks"), now)
 	hooks.OnRequest = metrics.ObserveRequest
 	admin := adminapi.New(cfg.Admin.Token, store, cfg.Admin.DefaultRegion, logger.WithField("component", "adminapi"))
+	admin.OnReplay = workers.Wake
 	mux := http.NewServeMux()
 	hooks.Register(mux)
 	admin.Register(mux)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,10 +16,12 @@ import (
 	"github.com/cyclehub/cyclehub/store/pgstore"
 )
 
-// Store is what the admin API reads.
+// Store is what the admin API reads and changes.
 type Store interface {
 	GetCustomer(ctx context.Context, id string) (*pgstore.CustomerView, error)
 	FindCustomerID(ctx context.Context, id mapping.Identity) (string, error)
+	ListQuarantine(ctx context.Context, source string, before int64, limit int) ([]pgstore.QuarantineItem, error)
+	Replay(ctx context.Context, id int64) error
 }
 
 // API is the admin HTTP API.
@@ -27,6 +30,9 @@ type API struct {
 	store  Store
 	log    *logrus.Entry
 	region string
+	// OnReplay, when set, is called after a request is queued again (the
+	// pipeline's wake-up).
+	OnReplay func()
 }
 
 // New returns the admin API. defaultRegion reads national phone numbers in
@@ -39,6 +45,62 @@ func New(token secret.Secret, store Store, defaultRegion string, log *logrus.Ent
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/customers/{id}", a.auth(a.getCustomer))
 	mux.Handle("GET /v1/customers", a.auth(a.findCustomer))
+	mux.Handle("GET /v1/quarantine", a.auth(a.listQuarantine))
+	mux.Handle("POST /v1/quarantine/{id}/replay", a.auth(a.replay))
+}
+
+func (a *API) listQuarantine(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, before := 50, int64(0)
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeError(w, http.StatusBadRequest, "invalid_limit", "limit must be between 1 and 500")
+			return
+		}
+		limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "invalid_before", "before must be a request id (a positive integer)")
+			return
+		}
+		before = n
+	}
+	items, err := a.store.ListQuarantine(r.Context(), q.Get("source"), before, limit)
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	if items == nil {
+		items = []pgstore.QuarantineItem{}
+	}
+	out := map[string]any{"items": items}
+	if len(items) == limit {
+		out["next_before"] = items[len(items)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) replay(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		writeError(w, http.StatusBadRequest, "invalid_id", "the id must be a positive integer")
+		return
+	}
+	switch err := a.store.Replay(r.Context(), id); {
+	case errors.Is(err, pgstore.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no quarantined or rejected request with that id")
+		return
+	case err != nil:
+		a.unavailable(w, err)
+		return
+	}
+	if a.OnReplay != nil {
+		a.OnReplay()
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "queued", "id": id})
 }
 
 func (a *API) auth(next http.HandlerFunc) http.Handler {

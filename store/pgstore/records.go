@@ -198,6 +198,7 @@ func writeTimeline(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 	n := len(e.Timeline)
 	customers, sources, types, props := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	inbox := make([]int64, n)
+	records := make([]int32, n)
 	at := make([]time.Time, n)
 	for i, t := range e.Timeline {
 		p, err := json.Marshal(t.Properties)
@@ -208,14 +209,15 @@ func writeTimeline(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 			p = []byte("{}")
 		}
 		customers[i], inbox[i], sources[i], types[i], at[i], props[i] = t.CustomerID, t.InboxID, t.Source, t.Type, t.OccurredAt, string(p)
+		records[i] = int32(t.RecordIndex)
 	}
 	_, err := tx.Exec(ctx, `
-		INSERT INTO timeline (customer_id, inbox_id, source, type, occurred_at, properties)
-		SELECT customer_id, inbox_id, source, type, occurred_at, properties::jsonb
-		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-		     AS t(customer_id, inbox_id, source, type, occurred_at, properties)
-		ON CONFLICT (inbox_id, customer_id) DO NOTHING`,
-		customers, inbox, sources, types, at, props)
+		INSERT INTO timeline (customer_id, inbox_id, record_index, source, type, occurred_at, properties)
+		SELECT customer_id, inbox_id, record_index, source, type, occurred_at, properties::jsonb
+		FROM unnest($1::uuid[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])
+		     AS t(customer_id, inbox_id, record_index, source, type, occurred_at, properties)
+		ON CONFLICT (inbox_id, record_index) DO NOTHING`,
+		customers, inbox, records, sources, types, at, props)
 	return err
 }
 

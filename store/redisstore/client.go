@@ -18,6 +18,8 @@ type Config struct {
 	// Timeout bounds every call, so a stuck Redis degrades to the
 	// PostgreSQL path instead of stalling requests.
 	Timeout time.Duration `yaml:"timeout"`
+	// KeyPrefix namespaces every key (several deployments on one Redis).
+	KeyPrefix string `yaml:"key_prefix"`
 }
 
 // DefaultConfig returns the defaults documented in the README.

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/internal/secret"
+	"github.com/cyclehub/cyclehub/internal/testsvc"
+	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
+	"github.com/cyclehub/cyclehub/webhooks"
+)
+
+type fixture struct {
+	Provider string            `json:"provider"`
+	Headers  map[string]string `json:"headers"`
+	Body     json.RawMessage   `json:"body"`
+	Signing  *struct {
+		Secret      string         `json:"secret"`
+		KnownAnswer map[string]any `json:"known_answer"`
+	} `json:"signing"`
+	Expect   map[string]any  `json:"expect"`
+	APIFetch json.RawMessage `json:"api_fetch"`
+}
+
+func (f *fixture) provider() string {
+	switch f.Provider {
+	case "google-ads":
+		return "google_ads"
+	case "html-form":
+		return "form"
+	}
+	return f.Provider
+}
+
+func (f *fixture) body() []byte {
+	if f.Signing != nil {
+		if raw, ok := f.Signing.KnownAnswer["raw_body"].(string); ok {
+			return []byte(raw)
+		}
+	}
+	var s string
+	if json.Unmarshal(f.Body, &s) == nil {
+		return []byte(s)
+	}
+	var buf bytes.Buffer
+	_ = json.Compact(&buf, f.Body)
+	return buf.Bytes()
+}
+
+// clock is the sample's signing time (plus a minute), so replay windows
+// accept the recorded signature.
+func (f *fixture) clock() time.Time {
+	at := time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+	if f.Signing != nil {
+		if ts, ok := f.Signing.KnownAnswer["timestamp"].(string); ok {
+			if ms, err := strconv.ParseInt(ts, 10, 64); err == nil {
+				at = time.UnixMilli(ms)
+			} else if t, err := time.Parse(time.RFC3339, ts); err == nil {
+				at = t
+			}
+		}
+	}
+	return at.Add(time.Minute)
+}
+
+func (f *fixture) request(t *testing.T, addr, source string, body []byte) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/"+source, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range f.Headers {
+		if strings.Contains(v, "<computed>") && f.Signing != nil {
+			for ka, kv := range f.Signing.KnownAnswer {
+				if strings.EqualFold(ka, k) {
+					v, _ = kv.(string)
+				}
+			}
+		}
+		if strings.EqualFold(k, "Host") || strings.EqualFold(k, "Content-Length") {
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	return req
+}
+
+func loadFixtures(t *testing.T) map[string]*fixture {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "fixtures", "*", "*.json"))
+	if len(files) == 0 {
+		testsvc.Require(t, "../shared/fixtures", "the shared sample requests are not beside the checkout")
+	}
+	out := map[string]*fixture{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fx fixture
+		if err := json.Unmarshal(raw, &fx); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = &fx
+	}
+	return out
+}
+
+// Every provider sample, posted signed to the daemon, becomes the right
+// customer; a tampered copy is refused; a redelivery has no effect.
+func TestProviderSamplesBecomeCustomers(t *testing.T) {
+	specs, err := configs.LoadMappings("../../configs/mappings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, fx := range loadFixtures(t) {
+		provider := fx.provider()
+		if len(fx.APIFetch) > 0 || len(fx.Body) == 0 || string(fx.Body) == "null" || (provider != "form" && specs[provider] == nil) {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			_, brokers := testsvc.Kafka(t)
+			cfg := testConfig(t, pgtest.URL(t), brokers)
+			sc := webhooks.SourceConfig{Provider: provider, DefaultRegion: "BR"}
+			if fx.Signing != nil && fx.Signing.Secret != "" {
+				if webhooks.Providers()[provider].Verify != nil {
+					sc.Secret = secret.Secret(fx.Signing.Secret)
+				} else {
+					sc.Token = secret.Secret(fx.Signing.Secret)
+				}
+			}
+			cfg.Sources = map[string]webhooks.SourceConfig{provider: sc}
+			at := fx.clock()
+			d := startDaemonAt(t, cfg, func() time.Time { return at })
+			body := fx.body()
+
+			signed := webhooks.Providers()[provider].Verify != nil
+			if signed {
+				// One more byte (or, where the key is in the body, another key).
+				tampered := append(bytes.Clone(body), ' ')
+				if provider == "google_ads" {
+					tampered = bytes.Replace(body, []byte(fx.Signing.Secret), []byte("wrong-key"), 1)
+				}
+				if code, out := do(t, fx.request(t, d.httpAddr, provider, tampered)); code != http.StatusUnauthorized {
+					t.Fatalf("tampered request: %d %v, want 401", code, out)
+				}
+			}
+			code, out := do(t, fx.request(t, d.httpAddr, provider, body))
+			if code != http.StatusAccepted {
+				t.Fatalf("signed sample: %d %v, want 202", code, out)
+			}
+			if code, out := do(t, fx.request(t, d.httpAddr, provider, body)); code != http.StatusOK || out["status"] != "duplicate" {
+				t.Fatalf("redelivery: %d %v, want 200 duplicate", code, out)
+			}
+			email, _ := fx.Expect["email"].(string)
+			if email == "" {
+				return
+			}
+			c := d.waitCustomer(email)
+			traits := c["traits"].(map[string]any)
+			for _, k := range []string{"email", "phone", "first_name", "last_name", "company"} {
+				want, ok := fx.Expect[k].(string)
+				if !ok {
+					continue
+				}
+				if traits[k] != want {
+					t.Errorf("traits.%s = %v, want %q", k, traits[k], want)
+				}
+			}
+			if n := queryInt(t, d.cfg.Postgres.URL.Reveal(), `SELECT count(*) FROM inbox`); n != 1 {
+				t.Errorf("%d inbox rows, want 1 (the redelivery must not be stored)", n)
+			}
+		})
+	}
+}
