@@ -61,6 +61,12 @@ func (c SourceConfig) Validate(name string) []error {
 	} else if p.NeedsSecret && c.Secret.IsZero() {
 		errs = append(errs, fmt.Errorf("secret: provider %s signs its requests: the source needs its signing secret", c.Provider))
 	}
+	if c.Provider == "surveymonkey" && c.ClientID == "" {
+		errs = append(errs, errors.New("client_id: SurveyMonkey signs with \"<client_id>&<secret>\": set the app's client id"))
+	}
+	if c.Provider == "meta" && c.VerifyToken.IsZero() {
+		errs = append(errs, errors.New("verify_token: Meta verifies the endpoint with hub.verify_token before sending anything"))
+	}
 	if c.DefaultRegion != "" && !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(c.DefaultRegion) {
 		errs = append(errs, fmt.Errorf("default_region: must be an ISO 3166 alpha-2 code like BR, got %q", c.DefaultRegion))
 	}

@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"internal/telemetry":   {"pipeline"},
 	"internal/ops":         {},
 	"internal/adminapi":    {"mapping", "internal/secret", "store/pgstore"},
-	"configs":              {"webhooks", "store/pgstore", "store/redisstore", "connectors/kafkasink", "pipeline", "internal/secret"},
+	"configs":              {"webhooks", "store/pgstore", "store/redisstore", "connectors/kafkasink", "pipeline", "internal/secret", "mapping"},
 	"cmd":                  {"*"},
 	"internal/archtest":    {},
 }
