@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -34,4 +35,77 @@ func CountryCode(v string) string {
 		}
 	}
 	return countryNames[strings.ToLower(s)]
+}
+
+// languageRegions are languages spoken natively in essentially one
+// country: a bare "ja" locale reads national phone numbers as Japanese.
+// Languages of several countries (en, pt, es, fr, de, zh, ar…) are absent.
+var languageRegions = map[string]string{
+	"ja": "JP", "ko": "KR", "th": "TH", "vi": "VN", "he": "IL", "el": "GR", "pl": "PL", "cs": "CZ",
+	"hu": "HU", "tr": "TR", "uk": "UA", "sv": "SE", "da": "DK", "fi": "FI", "nb": "NO", "nn": "NO",
+	"no": "NO", "id": "ID", "ro": "RO", "bg": "BG", "hr": "HR", "sk": "SK", "sl": "SI", "et": "EE",
+	"lv": "LV", "lt": "LT", "is": "IS", "ka": "GE", "hy": "AM", "km": "KH", "lo": "LA", "my": "MM",
+}
+
+// LocaleRegion returns the region of a locale or language label: "pt-BR",
+// "pt_BR", "zh-Hant-TW" → BR, BR, TW; "Português (Brasil)" → BR; a bare
+// language of one country ("ja") → JP. Other bare languages ("pt", "en")
+// name no region and give "".
+func LocaleRegion(v string) string {
+	s := strings.TrimSpace(v)
+	if i := strings.IndexByte(s, '('); i >= 0 {
+		if j := strings.LastIndexByte(s, ')'); j > i {
+			return CountryCode(s[i+1 : j])
+		}
+	}
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '_' })
+	for i := 1; i < len(parts); i++ {
+		p := parts[i]
+		if len(p) == 2 && unicode.IsLetter(rune(p[0])) && unicode.IsLetter(rune(p[1])) {
+			return CountryCode(p)
+		}
+	}
+	if len(parts) == 1 {
+		return languageRegions[strings.ToLower(parts[0])]
+	}
+	return ""
+}
+
+// ScriptRegion returns the region a text's writing system points to: Kana
+// → JP, Hangul → KR, Thai → TH, Hebrew → IL, Greek → GR, Georgian → GE,
+// Armenian → AM, Khmer → KH, Lao → LA. Scripts of many countries (Latin,
+// Cyrillic, Arabic, Han alone) give "". It is a last resort for reading a
+// national phone number when a payload names no country.
+func ScriptRegion(v string) string {
+	for _, sr := range scriptRegions {
+		for _, r := range v {
+			if unicode.Is(sr.table, r) {
+				return sr.region
+			}
+		}
+	}
+	return ""
+}
+
+var scriptRegions = []struct {
+	table  *unicode.RangeTable
+	region string
+}{
+	{unicode.Hiragana, "JP"}, {unicode.Katakana, "JP"}, {unicode.Hangul, "KR"}, {unicode.Thai, "TH"},
+	{unicode.Hebrew, "IL"}, {unicode.Greek, "GR"}, {unicode.Georgian, "GE"}, {unicode.Armenian, "AM"},
+	{unicode.Khmer, "KH"}, {unicode.Lao, "LA"},
+}
+
+// CountryOf returns the ISO code of a country code or common country name,
+// else the country of a valid phone number (national numbers read in
+// region), else "". It lets a name or phone take its region from whichever
+// of a country field or a phone number a form has.
+func CountryOf(v, region string) string {
+	if c := CountryCode(v); c != "" {
+		return c
+	}
+	if p, ok := NormalizePhone(v, region); ok {
+		return p.Country
+	}
+	return ""
 }

@@ -3,8 +3,9 @@ package mapping
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -12,12 +13,29 @@ import (
 // Compiled is a checked Spec, ready to map requests. It is immutable and
 // safe for concurrent use.
 type Compiled struct {
-	spec  *Spec
-	paths map[string]Path
+	spec        *Spec
+	records     *selector
+	ignore      []*condition
+	skip        []*condition
+	dedup       *value
+	recordKey   *value
+	vars        []namedValue
+	fetches     []*fetch
+	views       []*view
+	eventType   *value
+	occurredAt  *value
+	identities  []namedValue
+	traits      []namedValue
+	attribution []namedValue
+	properties  []namedValue
 }
 
 // Spec returns the source spec.
 func (c *Compiled) Spec() *Spec { return c.spec }
+
+// NeedsFetch reports whether the provider's requests carry only ids and
+// are completed by API calls before they are mapped.
+func (c *Compiled) NeedsFetch() bool { return len(c.fetches) > 0 }
 
 // Document is a decoded request body with the request it came from.
 type Document struct {
@@ -63,6 +81,7 @@ func (c *Compiled) Decode(req *RawRequest) (*Document, error) {
 		}
 		obj[k] = list
 	}
+	nestBracketKeys(obj)
 	for _, k := range c.spec.Body.JSONFields {
 		if s, ok := obj[k].(string); ok && strings.TrimSpace(s) != "" {
 			v, err := DecodeJSON([]byte(s))
@@ -75,127 +94,281 @@ func (c *Compiled) Decode(req *RawRequest) (*Document, error) {
 	return &Document{req: req, root: obj}, nil
 }
 
+// nestBracketKeys also reads PHP/Rails-style keys as nested objects:
+// "hook[ticket_id]=9" is reachable as hook.ticket_id. The flat key stays;
+// a base name that is already a field is left alone.
+func nestBracketKeys(obj map[string]any) {
+	for k, v := range obj {
+		open := strings.IndexByte(k, '[')
+		if open <= 0 || !strings.HasSuffix(k, "]") || strings.Count(k, "[") != 1 {
+			continue
+		}
+		base, sub := k[:open], k[open+1:len(k)-1]
+		if sub == "" {
+			continue
+		}
+		nested, ok := obj[base].(map[string]any)
+		if !ok {
+			if _, taken := obj[base]; taken {
+				continue
+			}
+			nested = map[string]any{}
+			obj[base] = nested
+		}
+		nested[sub] = v
+	}
+}
+
 // Ignored reports whether the request is a provider test or ping that is
 // acknowledged but creates nothing.
 func (c *Compiled) Ignored(doc *Document) bool {
-	return c.anyCondition(c.spec.Ignore, doc, doc.root)
+	return anyHolds(c.ignore, newEnv(doc, doc.root, nil, ""))
 }
 
+// maxKeyLen bounds a dedup key; longer keys (a batch's ids) are hashed.
+const maxKeyLen = 200
+
 // DedupKey returns the provider's delivery id for the request, or a hash of
-// its body when the provider has none ("sha256:…").
+// its body when the provider has none ("sha256:…", which the edge only
+// trusts within its dedup window).
 func (c *Compiled) DedupKey(doc *Document) string {
-	if !c.spec.Dedup.IsZero() {
-		if vals, err := c.values(c.spec.Dedup, doc, doc.root); err == nil && len(vals) > 0 && vals[0] != "" {
-			return vals[0]
+	if vals, err := c.dedup.eval(newEnv(doc, doc.root, nil, "")); err == nil {
+		var parts []string
+		for _, v := range vals {
+			if v != "" {
+				parts = append(parts, v)
+			}
+		}
+		if len(parts) > 0 {
+			slices.Sort(parts)
+			key := strings.Join(slices.Compact(parts), ",")
+			if len(key) > maxKeyLen {
+				sum := sha256.Sum256([]byte(key))
+				key = "keys:" + hex.EncodeToString(sum[:16])
+			}
+			return key
 		}
 	}
 	sum := sha256.Sum256(doc.req.Body)
 	return "sha256:" + hex.EncodeToString(sum[:16])
 }
 
-func (c *Compiled) anyCondition(conds []Condition, doc *Document, rec any) bool {
-	for _, cond := range conds {
-		vals, err := c.values(cond.ValueSpec, doc, rec)
-		if err != nil || len(vals) == 0 {
+// recordsOf returns the request's records: the elements the Records path
+// selects, or else the body itself (HubSpot sends a batch as an array, a
+// workflow webhook as one object).
+func (c *Compiled) recordsOf(doc *Document) []any {
+	if c.records == nil {
+		return []any{doc.root}
+	}
+	var records []any
+	for _, r := range c.records.path.Eval(doc.root) {
+		if arr, ok := r.([]any); ok {
+			records = append(records, arr...)
 			continue
 		}
-		switch {
-		case cond.Equals != "":
-			if vals[0] == cond.Equals {
-				return true
-			}
-		case len(cond.In) > 0:
-			for _, want := range cond.In {
-				if vals[0] == want {
-					return true
-				}
-			}
-		case vals[0] != "":
-			return true
-		}
+		records = append(records, r)
 	}
-	return false
+	if _, isObj := doc.root.(map[string]any); len(records) == 0 && isObj {
+		return []any{doc.root}
+	}
+	return records
 }
 
-// Map turns a decoded request into its canonical events (one per record).
-// Errors are *UnmappableError naming the field and the problem.
-func (c *Compiled) Map(doc *Document, defaultRegion string) ([]*Event, error) {
-	records := []any{doc.root}
-	if c.spec.Records != "" {
-		p, _ := c.compilePath(c.spec.Records)
-		records = nil
-		for _, r := range p.Eval(doc.root) {
-			if arr, ok := r.([]any); ok {
-				records = append(records, arr...)
+// FetchRequest is one API call the pipeline makes before mapping.
+type FetchRequest struct {
+	// Record is the index of the record the document belongs to.
+	Record int
+	// Name is the document's name ($name in selectors).
+	Name string
+	// Path is relative to the source's API base; placeholders are escaped.
+	Path     string
+	Auth     string
+	Headers  map[string]string
+	Optional bool
+}
+
+// Fetched holds fetched documents (raw JSON) by record index and fetch
+// name; JSON null is a document that was optional and not found. It is
+// stored with the request so a replay maps the same data.
+type Fetched map[int]map[string]json.RawMessage
+
+// NextFetch returns the next API call the request needs given what is
+// already fetched, or nil when every record has its documents. An error is
+// an *UnmappableError: an id the call needs is missing from the request.
+func (c *Compiled) NextFetch(doc *Document, fetched Fetched) (*FetchRequest, error) {
+	if len(c.fetches) == 0 {
+		return nil, nil
+	}
+	for i, rec := range c.recordsOf(doc) {
+		docs, err := decodeFetched(fetched[i])
+		if err != nil {
+			return nil, err
+		}
+		e := c.recordEnv(doc, rec, docs, "")
+		if anyHolds(c.skip, e) {
+			continue
+		}
+		for _, f := range c.fetches {
+			if _, done := fetched[i][f.spec.Name]; done {
 				continue
 			}
-			records = append(records, r)
+			if f.when != nil && !f.when.holds(e) {
+				continue
+			}
+			path, ok := f.url.render(e, escapeSegment)
+			if !ok {
+				return nil, &UnmappableError{Reason: fmt.Sprintf("fetch %s: the request lacks a value for %s", f.spec.Name, f.spec.URL)}
+			}
+			auth := f.spec.Auth
+			if auth == "" {
+				auth = "bearer"
+			}
+			return &FetchRequest{Record: i, Name: f.spec.Name, Path: path, Auth: auth, Headers: f.spec.Headers, Optional: f.spec.Optional}, nil
 		}
+	}
+	return nil, nil
+}
+
+// recordEnv is the env of one record, with its vars computed.
+func (c *Compiled) recordEnv(doc *Document, rec any, docs map[string]any, region string) *env {
+	e := newEnv(doc, rec, docs, region)
+	if len(c.vars) > 0 {
+		vars := map[string]any{}
+		for _, nv := range c.vars {
+			if v, err := nv.v.first(e); err == nil && v != "" {
+				vars[nv.key] = v
+			}
+		}
+		docs["vars"] = vars
+	}
+	return e
+}
+
+// escapeSegment percent-encodes every byte but RFC 3986's unreserved
+// ones, so an id that is a URN ("urn:li:leadGenFormResponse:(…,…)") stays
+// one path segment.
+func escapeSegment(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func decodeFetched(raw map[string]json.RawMessage) (map[string]any, error) {
+	docs := make(map[string]any, len(raw))
+	for name, b := range raw {
+		if len(b) == 0 || string(b) == "null" {
+			docs[name] = nil
+			continue
+		}
+		v, err := DecodeJSON(b)
+		if err != nil {
+			return nil, &UnmappableError{Reason: fmt.Sprintf("fetched document %s: %v", name, err)}
+		}
+		docs[name] = v
+	}
+	return docs, nil
+}
+
+// Map turns a decoded request into its canonical events (one per record,
+// none when every record is skipped). Errors are *UnmappableError naming
+// the field and the problem.
+func (c *Compiled) Map(doc *Document, defaultRegion string) ([]*Event, error) {
+	return c.MapFetched(doc, defaultRegion, nil)
+}
+
+// MapFetched is Map with the documents fetched for the request.
+func (c *Compiled) MapFetched(doc *Document, defaultRegion string, fetched Fetched) ([]*Event, error) {
+	records := c.recordsOf(doc)
+	if len(records) == 0 {
+		return nil, &UnmappableError{Reason: "the request holds no record to map"}
 	}
 	var events []*Event
 	for i, rec := range records {
-		if c.anyCondition(c.spec.Skip, doc, rec) {
+		docs, err := decodeFetched(fetched[i])
+		if err != nil {
+			return nil, err
+		}
+		e := c.recordEnv(doc, rec, docs, defaultRegion)
+		if anyHolds(c.skip, e) {
 			continue
 		}
-		ev, err := c.mapRecord(doc, rec, defaultRegion)
+		for _, f := range c.fetches {
+			if _, ok := docs[f.spec.Name]; !ok && (f.when == nil || f.when.holds(e)) {
+				return nil, &UnmappableError{Reason: fmt.Sprintf("record %d: %s was not fetched", i, f.spec.Name)}
+			}
+		}
+		for _, v := range c.views {
+			args := make([]any, len(v.from))
+			for j, name := range v.from {
+				args[j] = docs[name]
+			}
+			docs[v.name] = v.fn(args...)
+		}
+		ev, err := c.mapRecord(e)
 		if err != nil {
 			if len(records) > 1 {
 				return nil, &UnmappableError{Reason: fmt.Sprintf("record %d: %s", i, err.(*UnmappableError).Reason)}
 			}
 			return nil, err
 		}
+		ev.Record = i
 		events = append(events, ev)
-	}
-	if len(events) == 0 {
-		return nil, &UnmappableError{Reason: "the request holds no record to map"}
 	}
 	return events, nil
 }
 
-func (c *Compiled) mapRecord(doc *Document, rec any, region string) (*Event, error) {
-	s := c.spec
+func (c *Compiled) mapRecord(e *env) (*Event, error) {
+	req := e.doc.req
 	ev := &Event{
-		Source:     doc.req.Source,
-		Provider:   doc.req.Provider,
-		Type:       s.Provider + "_event",
-		OccurredAt: doc.req.ReceivedAt.UTC(),
+		Source:     req.Source,
+		Provider:   req.Provider,
+		Type:       c.spec.Provider + "_event",
+		OccurredAt: req.ReceivedAt.UTC(),
 		Traits:     map[string]string{},
 		Properties: map[string]any{},
 	}
 	var errs []string
-	one := func(key string, v ValueSpec) string {
-		vals, err := c.valuesIn(v, doc, rec, region)
+	one := func(key string, v *value) string {
+		s, err := v.first(e)
 		if err != nil {
 			errs = append(errs, key+": "+err.Error())
 			return ""
 		}
-		if len(vals) == 0 || vals[0] == "" {
-			if v.Required {
-				errs = append(errs, key+": required value is missing")
-			}
-			return ""
+		if s == "" && v.required {
+			errs = append(errs, key+": required value is missing")
 		}
-		return vals[0]
+		return s
 	}
-	if t := one("event.type", s.Event.Type); t != "" {
+	if t := one("event.type", c.eventType); t != "" {
 		ev.Type = t
 	}
-	if at := one("event.occurred_at", s.Event.OccurredAt); at != "" {
+	if at := one("event.occurred_at", c.occurredAt); at != "" {
 		if ts, err := time.Parse(time.RFC3339Nano, at); err == nil {
 			ev.OccurredAt = ts.UTC()
 		}
 	}
-	for _, typ := range identityTypes {
-		spec, ok := s.Identities[typ]
-		if !ok {
-			continue
-		}
-		v := one("identities."+typ, spec)
-		switch IdentityType(typ) {
+	ev.RecordKey = one("record_key", c.recordKey)
+	for _, nv := range c.identities {
+		v := one("identities."+nv.key, nv.v)
+		switch IdentityType(nv.key) {
 		case IdentityEmail:
 			v = NormalizeEmail(v)
 		case IdentityPhone:
-			if p, ok := NormalizePhone(v, c.region(spec, doc, rec, region)); ok {
+			region := e.region
+			if nv.v.region != nil {
+				region = nv.v.regionIn(e)
+			}
+			if p, ok := NormalizePhone(v, region); ok {
 				v = p.E164
 			} else {
 				v = ""
@@ -206,53 +379,60 @@ func (c *Compiled) mapRecord(doc *Document, rec any, region string) (*Event, err
 			}
 		}
 		if v != "" {
-			ev.Identities = append(ev.Identities, Identity{Type: IdentityType(typ), Value: v})
-			if typ == "email" || typ == "phone" {
-				ev.Traits[typ] = v
+			ev.Identities = append(ev.Identities, Identity{Type: IdentityType(nv.key), Value: v})
+			if nv.key == "email" || nv.key == "phone" {
+				ev.Traits[nv.key] = v
 			}
 		}
 	}
-	for _, k := range sortedKeys(s.Traits) {
-		if v := one("traits."+k, s.Traits[k]); v != "" {
-			ev.Traits[k] = v
+	for _, nv := range c.traits {
+		if v := one("traits."+nv.key, nv.v); v != "" {
+			ev.Traits[nv.key] = v
 		}
 	}
-	touch := &Touch{CycleSource: doc.req.Source, At: ev.OccurredAt}
+	touch := &Touch{CycleSource: req.Source, At: ev.OccurredAt}
 	fields := map[string]*string{
 		"utm_source": &touch.Source, "utm_medium": &touch.Medium, "utm_campaign": &touch.Campaign,
 		"utm_term": &touch.Term, "utm_content": &touch.Content, "gclid": &touch.Gclid, "fbclid": &touch.Fbclid,
 		"li_fat_id": &touch.LiFatID, "page_url": &touch.PageURL, "referrer": &touch.Referrer,
 	}
-	for _, k := range sortedKeys(s.Attribution) {
-		*fields[k] = one("attribution."+k, s.Attribution[k])
+	for _, nv := range c.attribution {
+		*fields[nv.key] = one("attribution."+nv.key, nv.v)
 	}
 	fillTouchFromURL(touch, touch.PageURL)
 	fillTouchFromURL(touch, touch.Referrer)
 	if !touch.Empty() {
 		ev.Attribution = touch
 	}
-	for _, k := range sortedKeys(s.Properties) {
-		spec := s.Properties[k]
-		vals, err := c.valuesIn(spec, doc, rec, region)
-		if err != nil {
-			errs = append(errs, "properties."+k+": "+err.Error())
+	for _, nv := range c.properties {
+		if nv.v.object || nv.v.entries != nil {
+			if m := nv.v.objectIn(e); m != nil {
+				ev.Properties[nv.key] = m
+			} else if nv.v.required {
+				errs = append(errs, "properties."+nv.key+": required value is missing")
+			}
 			continue
 		}
+		vals, err := nv.v.eval(e)
+		if err != nil {
+			errs = append(errs, "properties."+nv.key+": "+err.Error())
+			continue
+		}
+		var list []any
+		for _, s := range vals {
+			if s != "" {
+				list = append(list, typedValue(s, nv.v.typed))
+			}
+		}
 		switch {
-		case len(vals) == 0 || (len(vals) == 1 && vals[0] == ""):
-			if spec.Required {
-				errs = append(errs, "properties."+k+": required value is missing")
+		case len(list) == 0:
+			if nv.v.required {
+				errs = append(errs, "properties."+nv.key+": required value is missing")
 			}
-		case spec.All:
-			list := make([]any, 0, len(vals))
-			for _, v := range vals {
-				if v != "" {
-					list = append(list, typedValue(v, spec.Transforms))
-				}
-			}
-			ev.Properties[k] = list
+		case nv.v.all:
+			ev.Properties[nv.key] = list
 		default:
-			ev.Properties[k] = typedValue(vals[0], spec.Transforms)
+			ev.Properties[nv.key] = list[0]
 		}
 	}
 	if len(errs) > 0 {
@@ -262,130 +442,4 @@ func (c *Compiled) mapRecord(doc *Document, rec any, region string) (*Event, err
 		return nil, &UnmappableError{Reason: "no identifier (email, phone, user or external id) in the request"}
 	}
 	return ev, nil
-}
-
-// region resolves where a national phone number is read.
-func (c *Compiled) region(v ValueSpec, doc *Document, rec any, def string) string {
-	if v.Region == nil {
-		return def
-	}
-	vals, err := c.values(*v.Region, doc, rec)
-	if err != nil || len(vals) == 0 {
-		return def
-	}
-	if code := CountryCode(vals[0]); code != "" {
-		return code
-	}
-	return def
-}
-
-// values evaluates v without a default region.
-func (c *Compiled) values(v ValueSpec, doc *Document, rec any) ([]string, error) {
-	return c.valuesIn(v, doc, rec, "")
-}
-
-// valuesIn evaluates a value spec: its source, then transforms and lookup.
-func (c *Compiled) valuesIn(v ValueSpec, doc *Document, rec any, region string) ([]string, error) {
-	raw := c.source(v, doc, rec)
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	ctx := &transformCtx{region: c.region(v, doc, rec, region)}
-	out := raw[:0:0]
-	for _, s := range raw {
-		s = CleanText(s)
-		for _, name := range v.Transforms {
-			var err error
-			if s, err = transforms[name](s, ctx); err != nil {
-				return nil, err
-			}
-			if s == "" {
-				break
-			}
-		}
-		if v.Lookup != nil && s != "" {
-			if m, ok := v.Lookup[s]; ok {
-				s = m
-			} else if v.Strict {
-				return nil, fmt.Errorf("%q is not one of the mapped values", truncate(s, 40))
-			}
-		}
-		out = append(out, s)
-		if !v.All {
-			break
-		}
-	}
-	return out, nil
-}
-
-func (c *Compiled) source(v ValueSpec, doc *Document, rec any) []string {
-	switch {
-	case v.Const != "":
-		return []string{v.Const}
-	case v.Header != "":
-		if h := doc.req.Header(v.Header); h != "" {
-			return []string{h}
-		}
-		return nil
-	case v.Query != "":
-		q, _ := url.ParseQuery(doc.req.Query)
-		if s := q.Get(v.Query); s != "" {
-			return []string{s}
-		}
-		return nil
-	case v.Path != "":
-		return c.eval(v.Path, doc, rec, v.All)
-	case len(v.Coalesce) > 0:
-		for _, p := range v.Coalesce {
-			if vals := c.eval(p, doc, rec, v.All); len(vals) > 0 && CleanText(vals[0]) != "" {
-				return vals
-			}
-		}
-		return nil
-	case v.Template != "":
-		out := v.Template
-		for _, ref := range templateRefs(v.Template) {
-			vals := c.eval(ref, doc, rec, false)
-			if len(vals) == 0 || CleanText(vals[0]) == "" {
-				return nil
-			}
-			out = strings.Replace(out, "{"+ref+"}", CleanText(vals[0]), 1)
-		}
-		return []string{out}
-	}
-	return nil
-}
-
-// eval selects scalar values; "$." paths start at the document root.
-func (c *Compiled) eval(raw string, doc *Document, rec any, all bool) []string {
-	from := rec
-	if strings.HasPrefix(raw, "$.") {
-		from = doc.root
-	}
-	p, err := c.compilePath(raw)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, v := range p.Eval(from) {
-		switch x := v.(type) {
-		case map[string]any:
-			continue
-		case []any:
-			// A list of scalars (checkboxes, Meta's values[]): its elements.
-			for _, e := range x {
-				if _, isObj := e.(map[string]any); !isObj && e != nil {
-					out = append(out, ScalarString(e))
-				}
-			}
-		case nil:
-			continue
-		default:
-			out = append(out, ScalarString(x))
-		}
-		if !all && len(out) > 0 {
-			break
-		}
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -100,8 +101,8 @@ func TestAMappingBuildsTheCanonicalEvent(t *testing.T) {
 			"external_id": {Template: "p:user:{contact.id}"},
 		},
 		Traits: map[string]ValueSpec{
-			"first_name": {Path: "contact.name", Transforms: []string{"first_name"}},
-			"last_name":  {Path: "contact.name", Transforms: []string{"last_name"}},
+			"first_name": {Path: "contact.name", Transforms: []string{"given_name"}},
+			"last_name":  {Path: "contact.name", Transforms: []string{"family_name"}},
 			"tier":       {Path: "contact.tier", Lookup: map[string]string{"g": "gold"}},
 		},
 		Attribution: map[string]ValueSpec{"page_url": {Path: "page"}, "utm_campaign": {Query: "campaign"}},
@@ -133,7 +134,7 @@ func TestAMappingBuildsTheCanonicalEvent(t *testing.T) {
 	for _, want := range []string{
 		`"type":"thing.created"`, `"occurred_at":"2025-03-14T10:59:50.123Z"`,
 		`{"type":"email","value":"ana@example.com"}`, `{"type":"phone","value":"+48601234567"}`,
-		`{"type":"external_id","value":"p:user:42"}`, `"first_name":"Ana"`, `"last_name":"Maria Lima"`, `"tier":"gold"`,
+		`{"type":"external_id","value":"p:user:42"}`, `"first_name":"Ana Maria"`, `"last_name":"Lima"`, `"tier":"gold"`,
 		`"source":"news"`, `"medium":"email"`, `"campaign":"q1"`, `"score":9`, `"amount":12345678901234567890.5`,
 		`"tags":["a","b"]`, `"paid":true`,
 	} {
@@ -230,5 +231,168 @@ func TestWithoutADeliveryIDTheDedupKeyIsAContentHash(t *testing.T) {
 	d3, _ := c.Decode(jsonReq(`{"e":"c@b.example"}`))
 	if c.DedupKey(d1) != c.DedupKey(d2) || c.DedupKey(d1) == c.DedupKey(d3) || !strings.HasPrefix(c.DedupKey(d1), "sha256:") {
 		t.Fatalf("keys %s %s %s", c.DedupKey(d1), c.DedupKey(d2), c.DedupKey(d3))
+	}
+}
+
+// eval maps body through spec and returns the one event.
+func mapOne(t *testing.T, s Spec, req *RawRequest, fetched Fetched) *Event {
+	t.Helper()
+	c := mustCompile(t, s)
+	doc, err := c.Decode(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := c.MapFetched(doc, "", fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("%d events", len(evs))
+	}
+	return evs[0]
+}
+
+func TestSelectorsReachHeadersQueriesAndAlternatives(t *testing.T) {
+	ev := mapOne(t, Spec{
+		Provider: "p",
+		Identities: map[string]ValueSpec{
+			"external_id": {Template: "p:user:{detail.requester_id|requester.id}"},
+			"email":       {Coalesce: []string{"header:X-Email", "contact.email"}},
+		},
+		Traits: map[string]ValueSpec{
+			"event":    {Path: "header:X-Event"},
+			"campaign": {Path: "query:campaign"},
+			"loose":    {Path: "data.~email_address"},
+		},
+	}, jsonReq(`{"requester":{"id":7},"contact":{"email":"a@b.example"},"data":{"E-mail Address":"x"}}`), nil)
+	if ev.Identities[0].Value != "a@b.example" || ev.Identities[1].Value != "p:user:7" {
+		t.Fatalf("identities %+v", ev.Identities)
+	}
+	if ev.Traits["event"] != "thing.created" || ev.Traits["campaign"] != "q1" || ev.Traits["loose"] != "x" {
+		t.Fatalf("traits %+v", ev.Traits)
+	}
+}
+
+func TestConditionsTransformsAndLookupsShapeValues(t *testing.T) {
+	ev := mapOne(t, Spec{
+		Provider:   "p",
+		Identities: map[string]ValueSpec{"email": {Path: "author.email", When: &Condition{ValueSpec: ValueSpec{Path: "author.type"}, NotIn: []string{"admin", "bot"}}}, "user_id": {Path: "uid"}},
+		Properties: map[string]ValueSpec{
+			"nps":   {Path: "score", When: &Condition{ValueSpec: ValueSpec{Path: "kind"}, Equals: "nps"}, Transforms: []string{"nps"}},
+			"csat":  {Path: "score", When: &Condition{ValueSpec: ValueSpec{Path: "kind"}, Equals: "csat"}, Transforms: []string{"csat"}},
+			"event": {Path: "trigger", Transforms: []string{`regex:^\{\s*(\w+\s*:\s*\w*)`}, Lookup: map[string]string{"ticket_action:created": "ticket_created", "*": "ticket_updated"}},
+			"other": {Path: "other_trigger", Transforms: []string{`regex:^\{\s*(\w+\s*:\s*\w*)`}, Lookup: map[string]string{"ticket_action:created": "ticket_created", "*": "ticket_updated"}},
+			"tags":  {Path: "tags", All: true, Transforms: []string{"split: ", "lowercase"}},
+			"ns":    {Path: "uid", Transforms: []string{"prefix:p:user:"}},
+			"kind":  {Path: "missing", Default: "none"},
+			"gated": {Const: "x", When: &Condition{ValueSpec: ValueSpec{Path: "author.email"}, Absent: true}, Default: "y"},
+		},
+	}, jsonReq(`{"author":{"type":"admin","email":"agent@b.example"},"uid":"u1","kind":"nps","score":"9",
+		"trigger":"{ticket_action:created}","other_trigger":"{status:{from:2,to:4}}","tags":"VIP  billing"}`), nil)
+	if len(ev.Identities) != 1 || ev.Identities[0].Type != IdentityUserID {
+		t.Fatalf("a teammate's email identified the customer: %+v", ev.Identities)
+	}
+	want := map[string]any{"nps": json.Number("9"), "event": "ticket_created", "other": "ticket_updated",
+		"tags": []any{"vip", "billing"}, "ns": "p:user:u1", "kind": "none"}
+	got, _ := json.Marshal(ev.Properties)
+	wantJSON, _ := json.Marshal(want)
+	if string(got) != string(wantJSON) {
+		t.Fatalf("properties\n got %s\nwant %s", got, wantJSON)
+	}
+}
+
+func TestFetchesRunInOrderAndFeedTheMapping(t *testing.T) {
+	c := mustCompile(t, Spec{
+		Provider: "p",
+		APIBase:  "https://api.example",
+		Records:  "[*]",
+		Skip:     []Condition{{ValueSpec: ValueSpec{Path: "kind"}, Equals: "noise"}},
+		Fetch: []FetchSpec{
+			{Name: "deal", URL: "/deals/{objectId}", When: &Condition{ValueSpec: ValueSpec{Path: "kind"}, Equals: "deal"}},
+			{Name: "contact", URL: "/contacts/{$deal.contact_id|objectId}?x=1", Auth: "header:X-Key"},
+		},
+		RecordKey:  ValueSpec{Template: "p-event:{eventId}"},
+		Dedup:      ValueSpec{Path: "[*].eventId", All: true, Transforms: []string{"prefix:p-event:"}},
+		Identities: map[string]ValueSpec{"email": {Path: "$contact.email"}},
+		Properties: map[string]ValueSpec{"stage": {Path: "$deal.stage"}},
+	})
+	doc, err := c.Decode(jsonReq(`[{"eventId":2,"kind":"deal","objectId":"d/1"},{"eventId":1,"kind":"contact","objectId":"c1"},{"eventId":3,"kind":"noise"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := c.DedupKey(doc); k != "p-event:1,p-event:2,p-event:3" {
+		t.Fatalf("dedup key %q", k)
+	}
+	fetched := Fetched{}
+	var calls []string
+	for {
+		f, err := c.NextFetch(doc, fetched)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == nil {
+			break
+		}
+		calls = append(calls, fmt.Sprintf("%d %s %s %s", f.Record, f.Name, f.Path, f.Auth))
+		if fetched[f.Record] == nil {
+			fetched[f.Record] = map[string]json.RawMessage{}
+		}
+		switch f.Path {
+		case "/deals/d%2F1":
+			fetched[f.Record][f.Name] = json.RawMessage(`{"contact_id":"c9","stage":"closedwon"}`)
+		default:
+			fetched[f.Record][f.Name] = json.RawMessage(`{"email":"` + strings.TrimPrefix(strings.TrimSuffix(f.Path, "?x=1"), "/contacts/") + `@b.example"}`)
+		}
+	}
+	want := []string{"0 deal /deals/d%2F1 bearer", "0 contact /contacts/c9?x=1 header:X-Key", "1 contact /contacts/c1?x=1 header:X-Key"}
+	if strings.Join(calls, "|") != strings.Join(want, "|") {
+		t.Fatalf("calls\n got %q\nwant %q", calls, want)
+	}
+	evs, err := c.MapFetched(doc, "", fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Traits["email"] != "c9@b.example" || evs[0].Properties["stage"] != "closedwon" ||
+		evs[0].RecordKey != "p-event:2" || evs[1].Traits["email"] != "c1@b.example" || evs[1].Record != 1 {
+		b, _ := json.Marshal(evs)
+		t.Fatalf("events %s", b)
+	}
+	if _, err := c.MapFetched(doc, "", nil); err == nil || !strings.Contains(err.Error(), "was not fetched") {
+		t.Fatalf("mapping without the fetched documents: %v", err)
+	}
+}
+
+func TestARequestWhoseRecordsAreAllSkippedHasNoEffect(t *testing.T) {
+	c := mustCompile(t, Spec{
+		Provider:   "p",
+		Records:    "entry[*]",
+		Skip:       []Condition{{ValueSpec: ValueSpec{Path: "test"}, Equals: "true"}},
+		Identities: map[string]ValueSpec{"email": {Path: "email"}},
+	})
+	doc, _ := c.Decode(jsonReq(`{"entry":[{"test":true,"email":"a@b.example"}]}`))
+	if evs, err := c.Map(doc, ""); err != nil || len(evs) != 0 {
+		t.Fatalf("evs=%v err=%v", evs, err)
+	}
+	// An object without the records array is its own single record.
+	doc, _ = c.Decode(jsonReq(`{"email":"a@b.example"}`))
+	if evs, err := c.Map(doc, ""); err != nil || len(evs) != 1 {
+		t.Fatalf("evs=%v err=%v", evs, err)
+	}
+}
+
+func TestCompileRejectsReadingADocumentNoFetchDefines(t *testing.T) {
+	_, errs := (&Spec{
+		Provider:   "p",
+		APIBase:    "https://x",
+		Fetch:      []FetchSpec{{Name: "a", URL: "/a/{$b.id}"}, {Name: "b", URL: "/b"}},
+		Views:      map[string]ViewSpec{"v": {Func: "nope", From: []string{"zz"}}},
+		Identities: map[string]ValueSpec{"email": {Path: "$c.email", Transforms: []string{"regex:("}}},
+	}).Compile()
+	text := fmt.Sprint(errs)
+	for _, want := range []string{"fetch[0].url: selector \"$b.id\" reads $b", "views.v.func: unknown view function",
+		"views.v.from: \"zz\" is not a fetch name", "identities.email: selector \"$c.email\" reads $c", "transform \"regex:(\""} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in %s", want, text)
+		}
 	}
 }

@@ -41,6 +41,11 @@ type Event struct {
 	Attribution *Touch `json:"attribution,omitempty"`
 	// Properties describe the interaction itself (message, form id, …).
 	Properties map[string]any `json:"properties,omitempty"`
+	// Record is the index of the record in a batched request.
+	Record int `json:"-"`
+	// RecordKey is the record's own stable id in a batched request: a
+	// record applied once under it is never applied again.
+	RecordKey string `json:"record_key,omitempty"`
 }
 
 // Touch is one marketing touch: UTM parameters, click ids, page and referrer.

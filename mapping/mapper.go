@@ -22,23 +22,27 @@ func NewMapper(sources map[string]SourceSpec, specs map[string]*Compiled) *Mappe
 	return &Mapper{sources: sources, specs: specs}
 }
 
-// Map turns req into its canonical events (several for a batched
-// request). Errors are *MalformedError, *UnsupportedMediaError or
-// *UnmappableError: all permanent for this request until its mapping
-// changes.
-func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
-	spec, ok := m.sources[req.Source]
-	if !ok {
-		// The source was removed from the config after the request was
-		// stored: map it with its provider's defaults.
-		spec = SourceSpec{Provider: req.Provider}
+func (m *Mapper) source(req *RawRequest) SourceSpec {
+	if spec, ok := m.sources[req.Source]; ok {
+		return spec
 	}
+	// The source was removed from the config after the request was
+	// stored: map it with its provider's defaults.
+	return SourceSpec{Provider: req.Provider}
+}
+
+// Map turns req into its canonical events (several for a batched request,
+// none when every record is skipped). Errors are *MalformedError,
+// *UnsupportedMediaError or *UnmappableError: all permanent for this
+// request until its mapping changes.
+func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
+	spec := m.source(req)
 	if c, ok := m.specs[spec.Provider]; ok {
 		doc, err := c.Decode(req)
 		if err != nil {
 			return nil, err
 		}
-		return c.Map(doc, spec.DefaultRegion)
+		return c.MapFetched(doc, spec.DefaultRegion, req.Fetched)
 	}
 	if spec.Provider == "form" {
 		ev, err := MapForm(req, FormOptions{DefaultRegion: spec.DefaultRegion})
@@ -48,4 +52,27 @@ func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
 		return []*Event{ev}, nil
 	}
 	return nil, &UnmappableError{Reason: fmt.Sprintf("no mapping for provider %q", spec.Provider)}
+}
+
+// NextFetch returns the next API call req needs given the documents
+// fetched so far, or nil when it has them all (see Compiled.NextFetch).
+func (m *Mapper) NextFetch(req *RawRequest, fetched Fetched) (*FetchRequest, error) {
+	c, ok := m.specs[m.source(req).Provider]
+	if !ok || !c.NeedsFetch() {
+		return nil, nil
+	}
+	doc, err := c.Decode(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.NextFetch(doc, fetched)
+}
+
+// APIBase returns the default API base of a provider's fetches ("" when
+// it fetches nothing).
+func (m *Mapper) APIBase(provider string) string {
+	if c, ok := m.specs[provider]; ok {
+		return c.spec.APIBase
+	}
+	return ""
 }

@@ -119,3 +119,39 @@ func CleanText(v string) string {
 	}
 	return s
 }
+
+// PhonePlus restores the '+' of an international number sent as bare
+// digits (Webflow posts a phone field as the JSON number 353871234567): it
+// returns "+<digits>" when that is a valid number and region is unknown, or
+// the digits are no valid national number of region, or they are region's
+// own calling code followed by a number of region. Anything else (a '+', a
+// trunk 0, letters, an invalid number) comes back unchanged for the usual
+// national reading.
+func PhonePlus(raw, region string) string {
+	s := strings.TrimSpace(raw)
+	var digits strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits.WriteRune(r)
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return s
+		}
+	}
+	d := digits.String()
+	if d == "" || d[0] == '0' {
+		return s
+	}
+	intl, ok := NormalizePhone("+"+d, "")
+	if !ok {
+		return s
+	}
+	if region == "" || intl.Country == strings.ToUpper(region) {
+		return intl.E164
+	}
+	if _, ok := NormalizePhone(s, region); !ok {
+		return intl.E164
+	}
+	return s
+}

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
-// Path is a compiled selector into a decoded JSON document (or a form,
+// Path is a compiled selector path into a decoded JSON document (or a form,
 // seen as an object of strings). Syntax, segments separated by '.':
 //
 //	name            an object key (a '\.' in a name is a literal dot)
@@ -14,6 +15,8 @@ import (
 //	name[*]         every element (the path yields several values)
 //	name[k.j=v]     the first element whose sub-path k.j equals v
 //	name[k.j=v][*]  every element matching the filter
+//	~name           an object key compared loosely: case, spaces, '_' and
+//	                '-' ignored ("~email_address" finds "Email Address")
 //
 // A name may be empty before a bracket to index the current value ("[0]").
 type Path struct {
@@ -24,11 +27,13 @@ type Path struct {
 type segment struct {
 	key    string
 	hasKey bool
+	// loose compares keys by looseKey (the ~ prefix).
+	loose bool
 	// one of the selectors below follows the key (applied in order).
-	sels []selector
+	sels []pathSel
 }
 
-type selector struct {
+type pathSel struct {
 	index  int
 	all    bool
 	filter *filter
@@ -40,7 +45,7 @@ type filter struct {
 	all   bool
 }
 
-// ParsePath compiles a selector.
+// ParsePath compiles a path.
 func ParsePath(s string) (Path, error) {
 	if strings.TrimSpace(s) == "" {
 		return Path{}, fmt.Errorf("empty path")
@@ -95,10 +100,13 @@ func parseSegment(part string) (segment, error) {
 		if part == "" {
 			return seg, fmt.Errorf("empty segment")
 		}
-		return segment{key: part, hasKey: true}, nil
+		return keySegment(part)
 	}
 	if i > 0 {
-		seg.key, seg.hasKey = part[:i], true
+		var err error
+		if seg, err = keySegment(part[:i]); err != nil {
+			return seg, err
+		}
 	}
 	rest := part[i:]
 	for rest != "" {
@@ -113,7 +121,7 @@ func parseSegment(part string) (segment, error) {
 		rest = rest[end+1:]
 		switch {
 		case inner == "*":
-			seg.sels = append(seg.sels, selector{all: true})
+			seg.sels = append(seg.sels, pathSel{all: true})
 		case strings.Contains(inner, "="):
 			k, v, _ := strings.Cut(inner, "=")
 			f := &filter{path: strings.Split(strings.TrimSpace(k), "."), value: strings.TrimSpace(v)}
@@ -121,16 +129,57 @@ func parseSegment(part string) (segment, error) {
 				f.all = true
 				rest = rest[3:]
 			}
-			seg.sels = append(seg.sels, selector{filter: f})
+			seg.sels = append(seg.sels, pathSel{filter: f})
 		default:
 			n, err := strconv.Atoi(inner)
 			if err != nil || n < 0 {
 				return seg, fmt.Errorf("bad index %q", inner)
 			}
-			seg.sels = append(seg.sels, selector{index: n})
+			seg.sels = append(seg.sels, pathSel{index: n})
 		}
 	}
 	return seg, nil
+}
+
+func keySegment(key string) (segment, error) {
+	if k, ok := strings.CutPrefix(key, "~"); ok {
+		if looseKey(k) == "" {
+			return segment{}, fmt.Errorf("empty loose key %q", key)
+		}
+		return segment{key: looseKey(k), hasKey: true, loose: true}, nil
+	}
+	return segment{key: key, hasKey: true}, nil
+}
+
+// looseKey folds a field name for loose comparison: lowercase letters and
+// digits only ("E-mail Address" → "emailaddress").
+func looseKey(k string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(k) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// child returns obj's value for the segment's key; a loose key takes the
+// first matching key in sorted order, so the choice is stable.
+func (seg segment) child(obj map[string]any) (any, bool) {
+	if !seg.loose {
+		v, ok := obj[seg.key]
+		return v, ok
+	}
+	best, found := "", false
+	for k := range obj {
+		if looseKey(k) == seg.key && (!found || k < best) {
+			best, found = k, true
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	return obj[best], true
 }
 
 // Eval returns every value the path selects in doc (none when absent).
@@ -144,7 +193,7 @@ func (p Path) Eval(doc any) []any {
 				if !ok {
 					continue
 				}
-				child, ok := obj[seg.key]
+				child, ok := seg.child(obj)
 				if !ok {
 					continue
 				}
@@ -160,7 +209,7 @@ func (p Path) Eval(doc any) []any {
 	return cur
 }
 
-func applySelectors(v any, sels []selector) []any {
+func applySelectors(v any, sels []pathSel) []any {
 	cur := []any{v}
 	for _, s := range sels {
 		var next []any

@@ -33,6 +33,11 @@ type RawRequest struct {
 	DedupKey string
 	// Attempts counts earlier processing attempts that failed transiently.
 	Attempts int
+	// NeedsFetch says the provider sends only ids: API calls complete the
+	// request before it is mapped.
+	NeedsFetch bool
+	// Fetched holds the documents those calls returned.
+	Fetched Fetched
 }
 
 // Header returns a kept header by case-insensitive name.

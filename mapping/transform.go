@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 )
 
 // transformFunc turns one value into another; "" means absent. An error
@@ -18,26 +18,36 @@ import (
 type transformFunc func(v string, ctx *transformCtx) (string, error)
 
 type transformCtx struct {
+	// region is where national phone numbers are read and names are split.
 	region string
 }
 
+// transforms are the transforms without an argument, by name.
 var transforms = map[string]transformFunc{
-	"trim":       func(v string, _ *transformCtx) (string, error) { return CleanText(v), nil },
-	"lowercase":  func(v string, _ *transformCtx) (string, error) { return strings.ToLower(v), nil },
-	"uppercase":  func(v string, _ *transformCtx) (string, error) { return strings.ToUpper(v), nil },
-	"email":      func(v string, _ *transformCtx) (string, error) { return NormalizeEmail(v), nil },
-	"phone":      phoneTransform,
-	"first_name": func(v string, _ *transformCtx) (string, error) { f, _ := SplitName(v); return f, nil },
-	"last_name":  func(v string, _ *transformCtx) (string, error) { _, l := SplitName(v); return l, nil },
-	"number":     numberTransform,
-	"int":        intTransform,
-	"epoch_ms":   func(v string, _ *transformCtx) (string, error) { return epoch(v, time.Millisecond) },
-	"epoch_s":    func(v string, _ *transformCtx) (string, error) { return epoch(v, time.Second) },
-	"time":       timeTransform,
-	"bool":       boolTransform,
-	"nps":        func(v string, _ *transformCtx) (string, error) { return scale(v, "NPS", 0, 10) },
-	"csat":       func(v string, _ *transformCtx) (string, error) { return scale(v, "CSAT", 1, 5) },
-	"domain":     domainTransform,
+	"trim":      func(v string, _ *transformCtx) (string, error) { return CleanText(v), nil },
+	"lowercase": func(v string, _ *transformCtx) (string, error) { return strings.ToLower(v), nil },
+	"uppercase": func(v string, _ *transformCtx) (string, error) { return strings.ToUpper(v), nil },
+	"email":     func(v string, _ *transformCtx) (string, error) { return NormalizeEmail(v), nil },
+	"phone":     phoneTransform,
+	// phone_plus reads bare international digits (a phone sent as a JSON number).
+	"phone_plus": func(v string, ctx *transformCtx) (string, error) { return PhonePlus(v, ctx.region), nil },
+	// given_name and family_name split a full name at the surname (see SplitNameSurname).
+	"given_name": func(v string, ctx *transformCtx) (string, error) {
+		g, _ := SplitNameSurname(v, ctx.region)
+		return g, nil
+	},
+	"family_name": func(v string, ctx *transformCtx) (string, error) {
+		_, f := SplitNameSurname(v, ctx.region)
+		return f, nil
+	},
+	"number":   numberTransform,
+	"int":      intTransform,
+	"epoch_ms": func(v string, _ *transformCtx) (string, error) { return epoch(v, time.Millisecond) },
+	"epoch_s":  func(v string, _ *transformCtx) (string, error) { return epoch(v, time.Second) },
+	"time":     timeTransform,
+	"bool":     boolTransform,
+	"nps":      func(v string, _ *transformCtx) (string, error) { return scale(v, "NPS", 0, 10) },
+	"csat":     func(v string, _ *transformCtx) (string, error) { return scale(v, "CSAT", 1, 5) },
 	"nps_category": func(v string, _ *transformCtx) (string, error) {
 		s, err := scale(v, "NPS", 0, 10)
 		if err != nil || s == "" {
@@ -45,38 +55,112 @@ var transforms = map[string]transformFunc{
 		}
 		return NPSCategory(s), nil
 	},
-	"phone_plus": func(v string, ctx *transformCtx) (string, error) { return PhonePlus(v, ctx.region), nil },
-	"country_of": func(v string, ctx *transformCtx) (string, error) { return CountryOf(v, ctx.region), nil },
-	"given_name": func(v string, ctx *transformCtx) (string, error) {
-		g, _ := SplitNameLocal(v, ctx.region)
-		return g, nil
-	},
-	"family_name": func(v string, ctx *transformCtx) (string, error) {
-		_, f := SplitNameLocal(v, ctx.region)
-		return f, nil
+	// csat_label reads satisfaction words and faces (Great, Okay, Bad, 🙂) as 1–5.
+	"csat_label":    func(v string, _ *transformCtx) (string, error) { return CSATLabel(v), nil },
+	"domain":        domainTransform,
+	"country_of":    func(v string, ctx *transformCtx) (string, error) { return CountryOf(v, ctx.region), nil },
+	"locale_region": func(v string, _ *transformCtx) (string, error) { return LocaleRegion(v), nil },
+	"script_region": func(v string, _ *transformCtx) (string, error) { return ScriptRegion(v), nil },
+	// not_junk drops placeholder ids ("0", "-1", "null", "anonymous").
+	"not_junk": func(v string, _ *transformCtx) (string, error) {
+		if IsJunk(v) {
+			return "", nil
+		}
+		return v, nil
 	},
 }
 
-// NPSCategory classifies a valid 0–10 score: promoter (9–10), passive
-// (7–8) or detractor (0–6).
-func NPSCategory(score string) string {
-	n, _ := strconv.Atoi(score)
-	switch {
-	case n >= 9:
-		return "promoter"
-	case n >= 7:
-		return "passive"
-	default:
-		return "detractor"
+// argTransforms take an argument after a colon ("prefix:zendesk:user:").
+var argTransforms = map[string]func(arg string) (transformFunc, error){
+	// prefix:<text> puts text before the value (namespacing provider ids).
+	"prefix": func(arg string) (transformFunc, error) {
+		return func(v string, _ *transformCtx) (string, error) { return arg + v, nil }, nil
+	},
+	// regex:<re> keeps the first capture group of the first match (the
+	// whole match without a group); no match gives "".
+	"regex": func(arg string) (transformFunc, error) {
+		re, err := regexp.Compile(arg)
+		if err != nil {
+			return nil, err
+		}
+		return func(v string, _ *transformCtx) (string, error) {
+			m := re.FindStringSubmatch(v)
+			switch {
+			case m == nil:
+				return "", nil
+			case len(m) > 1:
+				return strings.TrimSpace(m[1]), nil
+			}
+			return strings.TrimSpace(m[0]), nil
+		}, nil
+	},
+}
+
+// transform is one compiled step of a value's transforms.
+type transform struct {
+	fn transformFunc
+	// split, when set, turns each value into several ("split:,").
+	split string
+}
+
+// compileTransform reads "name" or "name:arg".
+func compileTransform(spec string) (transform, error) {
+	if fn, ok := transforms[spec]; ok {
+		return transform{fn: fn}, nil
 	}
+	name, arg, hasArg := strings.Cut(spec, ":")
+	if name == "split" && hasArg {
+		if arg == "" {
+			return transform{}, fmt.Errorf("transform %q: split needs a separator", spec)
+		}
+		return transform{split: arg}, nil
+	}
+	if mk, ok := argTransforms[name]; ok && hasArg {
+		fn, err := mk(arg)
+		if err != nil {
+			return transform{}, fmt.Errorf("transform %q: %v", spec, err)
+		}
+		return transform{fn: fn}, nil
+	}
+	return transform{}, fmt.Errorf("unknown transform %q (known: %s)", spec, strings.Join(Transforms(), ", "))
 }
 
-// Transforms lists the transform names a spec may use.
+func (t transform) apply(vals []string, ctx *transformCtx) ([]string, error) {
+	out := vals[:0:0]
+	for _, v := range vals {
+		if v == "" {
+			continue
+		}
+		if t.split != "" {
+			for _, part := range strings.Split(v, t.split) {
+				if p := CleanText(part); p != "" {
+					out = append(out, p)
+				}
+			}
+			continue
+		}
+		s, err := t.fn(v, ctx)
+		if err != nil {
+			return nil, err
+		}
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Transforms lists the transform names a spec may use ("name:" ones take
+// an argument).
 func Transforms() []string {
-	names := make([]string, 0, len(transforms))
+	names := make([]string, 0, len(transforms)+len(argTransforms)+1)
 	for k := range transforms {
 		names = append(names, k)
 	}
+	for k := range argTransforms {
+		names = append(names, k+":")
+	}
+	names = append(names, "split:")
 	sort.Strings(names)
 	return names
 }
@@ -94,39 +178,36 @@ func numberTransform(v string, _ *transformCtx) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	if _, ok := new(big.Float).SetString(s); !ok {
+	s = strings.TrimPrefix(s, "+")
+	if !jsonNumber.MatchString(s) {
 		return "", fmt.Errorf("%q is not a number", truncate(s, 40))
 	}
 	return s, nil
 }
+
+// jsonNumber is the JSON number grammar: what a number property holds
+// exactly (json.Number), however many digits it has.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 func intTransform(v string, _ *transformCtx) (string, error) {
 	s := strings.TrimSpace(v)
 	if s == "" {
 		return "", nil
 	}
-	if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
 		// "10.0" is an integer written as a float.
 		f, ok := new(big.Float).SetString(s)
 		if !ok || !f.IsInt() {
 			return "", fmt.Errorf("%q is not an integer", truncate(s, 40))
 		}
-		i, _ := f.Int64()
+		i, acc := f.Int64()
+		if acc != big.Exact {
+			return "", fmt.Errorf("%q is out of range", truncate(s, 40))
+		}
 		return strconv.FormatInt(i, 10), nil
 	}
-	return s, nil
-}
-
-func scale(v, name string, lo, hi int64) (string, error) {
-	s, err := intTransform(v, nil)
-	if err != nil || s == "" {
-		return s, err
-	}
-	n, _ := strconv.ParseInt(s, 10, 64)
-	if n < lo || n > hi {
-		return "", fmt.Errorf("%s score %d is outside its scale %d..%d", name, n, lo, hi)
-	}
-	return s, nil
+	return strconv.FormatInt(n, 10), nil
 }
 
 func epoch(v string, unit time.Duration) (string, error) {
@@ -149,7 +230,8 @@ func epoch(v string, unit time.Duration) (string, error) {
 
 var timeLayouts = []string{
 	time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05Z0700",
-	"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02", time.RFC1123Z, time.RFC1123,
+	"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 Z0700", "2006-01-02 15:04:05", "2006-01-02T15:04:05",
+	"2006-01-02", time.RFC1123Z, time.RFC1123,
 }
 
 func timeTransform(v string, _ *transformCtx) (string, error) {
@@ -197,93 +279,12 @@ func domainTransform(v string, _ *transformCtx) (string, error) {
 
 // typedValue gives a property its JSON type from its last transform:
 // numbers stay exact (json.Number), booleans become bool.
-func typedValue(v string, ts []string) any {
-	if len(ts) == 0 {
-		return v
-	}
-	switch ts[len(ts)-1] {
+func typedValue(v, last string) any {
+	switch last {
 	case "number", "int", "nps", "csat":
 		return json.Number(v)
 	case "bool":
 		return v == "true"
 	}
 	return v
-}
-
-// PhonePlus restores the '+' of an international number sent as bare
-// digits (Webflow posts a phone field as the JSON number 353871234567): it
-// returns "+<digits>" when that is a valid number and region is unknown, or
-// the digits are no valid national number of region, or they are region's
-// own calling code followed by a number of region. Anything else (a '+', a
-// trunk 0, letters, an invalid number) comes back unchanged for the usual
-// national reading.
-func PhonePlus(raw, region string) string {
-	s := strings.TrimSpace(raw)
-	var digits strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digits.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return s
-		}
-	}
-	d := digits.String()
-	if d == "" || d[0] == '0' {
-		return s
-	}
-	intl, ok := NormalizePhone("+"+d, "")
-	if !ok {
-		return s
-	}
-	if region == "" || intl.Country == strings.ToUpper(region) {
-		return intl.E164
-	}
-	if _, ok := NormalizePhone(s, region); !ok {
-		return intl.E164
-	}
-	return s
-}
-
-// CountryOf returns the ISO code of a country code or common country name,
-// else the country of a valid phone number (national numbers read in
-// region), else "". It lets a name or phone take its region from whichever
-// of a country field or a phone number a form has.
-func CountryOf(v, region string) string {
-	if c := CountryCode(v); c != "" {
-		return c
-	}
-	if p, ok := NormalizePhone(v, region); ok {
-		return p.Country
-	}
-	return ""
-}
-
-// familyFirstRegions write the family name first also in Latin script
-// ("Nguyễn Thị Hoa", "Hun Sen").
-var familyFirstRegions = map[string]bool{"VN": true, "KH": true}
-
-// SplitNameLocal splits a full name into given and family name: the first
-// word and the rest ("Maria da Silva" → "Maria", "da Silva"), or the
-// reverse for a name written in Han, Hangul or Kana (山田 太郎) or read in a
-// family-name-first region (VN, KH). A single word is a given name.
-func SplitNameLocal(full, region string) (given, family string) {
-	first, rest := SplitName(full)
-	if rest == "" {
-		return first, ""
-	}
-	if familyFirstRegions[strings.ToUpper(region)] || hasCJK(full) {
-		return rest, first
-	}
-	return first, rest
-}
-
-func hasCJK(s string) bool {
-	for _, r := range s {
-		if unicode.In(r, unicode.Han, unicode.Hangul, unicode.Hiragana, unicode.Katakana) {
-			return true
-		}
-	}
-	return false
 }

@@ -55,6 +55,15 @@ func (f *fixture) body() []byte {
 	return buf.Bytes()
 }
 
+// region is the source's default region: the country the sample hints at
+// ("SE (none in payload - needs a default region)"), else BR.
+func (f *fixture) region() string {
+	if hint, _ := f.Expect["country_hint"].(string); len(hint) >= 2 && strings.ToUpper(hint[:2]) == hint[:2] {
+		return hint[:2]
+	}
+	return "BR"
+}
+
 // clock is the sample's signing time (plus a minute), so replay windows
 // accept the recorded signature.
 func (f *fixture) clock() time.Time {
@@ -129,7 +138,7 @@ func TestProviderSamplesBecomeCustomers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, brokers := testsvc.Kafka(t)
 			cfg := testConfig(t, pgtest.URL(t), brokers)
-			sc := webhooks.SourceConfig{Provider: provider, DefaultRegion: "BR"}
+			sc := webhooks.SourceConfig{Provider: provider, DefaultRegion: fx.region()}
 			if fx.Signing != nil && fx.Signing.Secret != "" {
 				if webhooks.Providers()[provider].Verify != nil {
 					sc.Secret = secret.Secret(fx.Signing.Secret)
