@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/cyclehub/cyclehub/connectors/kafkasink"
+	"github.com/cyclehub/cyclehub/internal/providerapi"
 	"github.com/cyclehub/cyclehub/internal/secret"
 	"github.com/cyclehub/cyclehub/mapping"
 	"github.com/cyclehub/cyclehub/pipeline"
@@ -31,6 +32,7 @@ type Config struct {
 	Ingest   pgstore.InboxWriterConfig        `yaml:"ingest"`
 	Pipeline pipeline.Config                  `yaml:"pipeline"`
 	Relay    pipeline.RelayConfig             `yaml:"relay"`
+	Fetch    FetchConfig                      `yaml:"fetch"`
 	Sources  map[string]webhooks.SourceConfig `yaml:"sources"`
 	Log      LogConfig                        `yaml:"log"`
 	// MappingsDir holds one declarative mapping per provider
@@ -39,6 +41,13 @@ type Config struct {
 
 	// Mappings are the compiled mappings, by provider (loaded by Load).
 	Mappings map[string]*mapping.Compiled `yaml:"-"`
+}
+
+// FetchConfig configures the completion of id-only webhooks with the
+// providers' APIs: the fetcher's schedule and the HTTP client.
+type FetchConfig struct {
+	pipeline.FetchConfig `yaml:",inline"`
+	HTTP                 providerapi.Config `yaml:"http"`
 }
 
 // OpsConfig is the operator listener (/healthz, /readyz, /metrics, pprof).
@@ -73,6 +82,7 @@ func Default() Config {
 		Ingest:   pgstore.DefaultInboxWriterConfig(),
 		Pipeline: pipeline.DefaultConfig(),
 		Relay:    pipeline.DefaultRelayConfig(),
+		Fetch:    FetchConfig{FetchConfig: pipeline.DefaultFetchConfig(), HTTP: providerapi.DefaultConfig()},
 		Sources:  map[string]webhooks.SourceConfig{},
 		Log:      LogConfig{Level: "info", Format: "json"},
 
@@ -225,6 +235,8 @@ func (c *Config) Validate() Errors {
 	section("ingest", c.Ingest.Validate())
 	section("pipeline", c.Pipeline.Validate())
 	section("relay", c.Relay.Validate())
+	section("fetch", c.Fetch.FetchConfig.Validate())
+	section("fetch.http", c.Fetch.HTTP.Validate())
 	if len(c.Sources) == 0 {
 		errs.Add("sources", "at least one source is required")
 	}

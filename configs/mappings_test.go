@@ -9,12 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/internal/fixturetest"
 	"github.com/cyclehub/cyclehub/mapping"
 )
 
@@ -43,83 +43,17 @@ type mappingCase struct {
 	APIResponses map[string]json.RawMessage `json:"api_responses"`
 }
 
-type apiCall struct {
-	URL             string          `json:"url"`
-	Response        json.RawMessage `json:"response"`
-	ResponseExcerpt json.RawMessage `json:"response_excerpt"`
-}
-
-// responses returns the case's API answers by URL path. A path ending in
-// "<…>" (the fixtures' placeholder for an encoded id) matches by prefix.
-func (c *mappingCase) responses(t *testing.T) map[string]json.RawMessage {
-	out := map[string]json.RawMessage{}
-	for k, v := range c.APIResponses {
-		out[k] = v
-	}
-	if len(c.APIFetch) == 0 {
-		return out
-	}
-	var calls []apiCall
-	if c.APIFetch[0] == '[' {
-		if err := json.Unmarshal(c.APIFetch, &calls); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		var one apiCall
-		if err := json.Unmarshal(c.APIFetch, &one); err != nil {
-			t.Fatal(err)
-		}
-		calls = []apiCall{one}
-	}
-	for _, call := range calls {
-		path := call.URL
-		if i := strings.Index(path, "://"); i >= 0 {
-			path = path[i+3:]
-			path = path[strings.IndexByte(path, '/'):]
-		}
-		path, _, _ = strings.Cut(path, "?")
-		body := call.Response
-		if len(body) == 0 {
-			body = call.ResponseExcerpt
-		}
-		out[path] = body
-		// LinkedIn's sample gives the form's questions beside the response
-		// (form_questions_from_GET_leadForms): serve them as the form.
-		var hint struct {
-			Questions map[string]string `json:"form_questions_from_GET_leadForms"`
-		}
-		if json.Unmarshal(body, &hint) == nil && len(hint.Questions) > 0 {
-			var qs []map[string]any
-			for _, id := range sortedKeys(hint.Questions) {
-				n, _ := strconv.Atoi(id)
-				qs = append(qs, map[string]any{"questionId": n, "predefinedField": hint.Questions[id]})
-			}
-			form, _ := json.Marshal(map[string]any{"content": map[string]any{"questions": qs}})
-			out["/rest/leadForms/<id>"] = form
-		}
-	}
-	return out
-}
-
 // fetch answers the spec's API calls from the case's responses.
 func (c *mappingCase) fetch(t *testing.T, spec *mapping.Compiled, doc *mapping.Document) mapping.Fetched {
 	t.Helper()
-	responses := c.responses(t)
+	responses := fixturetest.Responses(t, c.APIFetch, c.APIResponses)
 	fetched := mapping.Fetched{}
 	for {
 		f, err := spec.NextFetch(doc, fetched)
 		if err != nil || f == nil {
 			return fetched
 		}
-		path, _, _ := strings.Cut(f.Path, "?")
-		body, ok := responses[path]
-		if !ok {
-			for k, v := range responses {
-				if i := strings.IndexByte(k, '<'); i >= 0 && strings.HasPrefix(path, k[:i]) {
-					body, ok = v, true
-				}
-			}
-		}
+		body, ok := fixturetest.Lookup(responses, f.Path)
 		if !ok {
 			t.Fatalf("no API response in the case for GET %s", f.Path)
 		}
@@ -246,6 +180,17 @@ func TestMappingsAgainstSamples(t *testing.T) {
 					t.Errorf("dedup key = %q, want %q", got, want)
 				}
 			}
+			// "events": N checks how many events the request maps to (0 when
+			// every record of a batch is skipped: a test lead, a deletion).
+			if want, ok := c.Expect["events"].(float64); ok && len(evs) != int(want) {
+				t.Fatalf("%d events, want %v", len(evs), want)
+			}
+			if len(evs) == 0 {
+				if _, ok := c.Expect["events"]; !ok {
+					t.Fatal("no events (every record skipped): say \"events\": 0 in expect if that is meant")
+				}
+				return
+			}
 			checkExpect(t, evs[0], c.Expect)
 		})
 	}
@@ -255,6 +200,7 @@ func TestMappingsAgainstSamples(t *testing.T) {
 var ignoredExpect = map[string]bool{
 	"source": true, "dedup_key": true, "dedup_keys": true, "records": true, "requires_api_fetch": true,
 	"phone_raw": true, "country_hint": true, "custom_answers": true, "error": true, "ignored": true,
+	"events": true,
 }
 
 func checkExpect(t *testing.T, ev *mapping.Event, expect map[string]any) {

@@ -20,6 +20,10 @@ type Batch interface {
 	// LockCustomers locks every identity (and the customers holding them)
 	// and returns the customers by identity key.
 	LockCustomers(ctx context.Context, ids []mapping.Identity) (map[string]*mapping.Customer, error)
+	// ClaimRecords marks batched records (source[i], key[i] of inbox row
+	// inboxIDs[i]) as applied and reports which were new: a record the
+	// provider re-batched into another delivery is applied once.
+	ClaimRecords(ctx context.Context, sources, keys []string, inboxIDs []int64) ([]bool, error)
 	// Write applies the batch's effects inside the transaction.
 	Write(ctx context.Context, e *mapping.Effects) error
 	Commit(ctx context.Context) error

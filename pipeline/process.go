@@ -21,6 +21,13 @@ type outcome struct {
 	events      int
 }
 
+// item is one mapped record of a claimed request.
+type item struct {
+	req    *mapping.RawRequest
+	ev     *mapping.Event
+	record int
+}
+
 // process maps every request of b, resolves and updates customers, and
 // writes the effects. It does not commit.
 func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
@@ -28,30 +35,31 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 	out := outcome{requests: len(reqs)}
 	eff := &mapping.Effects{}
 
-	type item struct {
-		req    *mapping.RawRequest
-		ev     *mapping.Event
-		record int
-	}
 	items := make([]item, 0, len(reqs))
-	var ids []mapping.Identity
-	seenID := map[string]bool{}
 	for _, req := range reqs {
 		evs, err := w.mapSafely(req)
 		if err != nil {
 			w.dispose(eff, req, err)
 			continue
 		}
-		for i, ev := range evs {
-			items = append(items, item{req, ev, i})
-			for _, id := range ev.Identities {
-				if !seenID[id.Key()] {
-					seenID[id.Key()] = true
-					ids = append(ids, id)
-				}
-			}
+		for _, ev := range evs {
+			items = append(items, item{req, ev, ev.Record})
 		}
 		eff.Done = append(eff.Done, req.ID)
+	}
+	items, err := w.newRecords(ctx, b, items)
+	if err != nil {
+		return out, err
+	}
+	var ids []mapping.Identity
+	seenID := map[string]bool{}
+	for _, it := range items {
+		for _, id := range it.ev.Identities {
+			if !seenID[id.Key()] {
+				seenID[id.Key()] = true
+				ids = append(ids, id)
+			}
+		}
 	}
 
 	byKey, err := b.LockCustomers(ctx, ids)
@@ -115,6 +123,37 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 	}
 	out.done, out.quarantined, out.retried = len(eff.Done), len(eff.Quarantined), len(eff.Retry)
 	return out, nil
+}
+
+// newRecords drops the batched records already applied under their record
+// key (a provider re-batching an event into another delivery).
+func (w *Workers) newRecords(ctx context.Context, b Batch, items []item) ([]item, error) {
+	var sources, keys []string
+	var inboxIDs []int64
+	for _, it := range items {
+		if it.ev.RecordKey != "" {
+			sources, keys, inboxIDs = append(sources, it.ev.Source), append(keys, it.ev.RecordKey), append(inboxIDs, it.req.ID)
+		}
+	}
+	if len(keys) == 0 {
+		return items, nil
+	}
+	owned, err := b.ClaimRecords(ctx, sources, keys, inboxIDs)
+	if err != nil {
+		return nil, err
+	}
+	kept, k := items[:0], 0
+	for _, it := range items {
+		if it.ev.RecordKey != "" {
+			isNew := owned[k]
+			k++
+			if !isNew {
+				continue
+			}
+		}
+		kept = append(kept, it)
+	}
+	return kept, nil
 }
 
 // resolve picks the customer an event belongs to: the oldest customer that

@@ -213,6 +213,7 @@ func (h *Handler) rawRequest(r *http.Request, src *source, body []byte, now time
 		id = uuid.New()
 	}
 	return &mapping.RawRequest{
+		NeedsFetch: src.spec != nil && src.spec.NeedsFetch(),
 		RequestID:  id.String(),
 		Source:     src.name,
 		Provider:   src.cfg.Provider,

@@ -29,7 +29,8 @@ type SourceConfig struct {
 	// VerifyToken answers Meta's GET hub.verify_token handshake.
 	VerifyToken secret.Secret `yaml:"verify_token"`
 	// ClientID completes keys built from two parts (SurveyMonkey signs with
-	// "<client_id>&<secret>").
+	// "<client_id>&<secret>"); optional for SurveyMonkey, which also sends
+	// it as Sm-Apikey.
 	ClientID string `yaml:"client_id"`
 	// PublicURL is this source's URL as the provider calls it
 	// (https://hub.example.com/hooks/hubspot): schemes that sign the URI
@@ -60,9 +61,6 @@ func (c SourceConfig) Validate(name string) []error {
 		errs = append(errs, fmt.Errorf("provider: unknown provider %q (known: %s)", c.Provider, strings.Join(providerNames(), ", ")))
 	} else if p.NeedsSecret && c.Secret.IsZero() {
 		errs = append(errs, fmt.Errorf("secret: provider %s signs its requests: the source needs its signing secret", c.Provider))
-	}
-	if c.Provider == "surveymonkey" && c.ClientID == "" {
-		errs = append(errs, errors.New("client_id: SurveyMonkey signs with \"<client_id>&<secret>\": set the app's client id"))
 	}
 	if c.Provider == "meta" && c.VerifyToken.IsZero() {
 		errs = append(errs, errors.New("verify_token: Meta verifies the endpoint with hub.verify_token before sending anything"))

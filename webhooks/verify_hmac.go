@@ -25,7 +25,7 @@ type bodyHMAC struct {
 	hash         func() hash.Hash
 	encode       func([]byte) string
 	// key returns the HMAC key; nil means the source Secret.
-	key func(cfg SourceConfig) ([]byte, error)
+	key func(cfg SourceConfig, r *http.Request) ([]byte, error)
 }
 
 var (
@@ -58,7 +58,7 @@ func (s bodyHMAC) verify(cfg SourceConfig, r *http.Request, body []byte, _ time.
 	}
 	var key []byte
 	if s.key != nil {
-		key, err = s.key(cfg)
+		key, err = s.key(cfg, r)
 	} else {
 		key, err = secretKey(cfg)
 	}
@@ -69,15 +69,24 @@ func (s bodyHMAC) verify(cfg SourceConfig, r *http.Request, body []byte, _ time.
 	return compareSignature(s.header, got, want)
 }
 
-func surveyMonkeyKey(cfg SourceConfig) ([]byte, error) {
-	if cfg.ClientID == "" {
-		return nil, &AuthError{Reason: "the signature cannot be checked: the source has no client_id configured"}
+// surveyMonkeyKey is "<client_id>&<API secret>". The client id is public
+// (SurveyMonkey sends it as Sm-Apikey): a configured client_id must match
+// it, and without one the header's is used. The secret stays the proof.
+func surveyMonkeyKey(cfg SourceConfig, r *http.Request) ([]byte, error) {
+	clientID := cfg.ClientID
+	if sent := r.Header.Get("Sm-Apikey"); clientID == "" {
+		clientID = sent
+	} else if sent != "" && sent != clientID {
+		return nil, &AuthError{Reason: "Sm-Apikey names another app than the source's client_id"}
+	}
+	if clientID == "" {
+		return nil, &AuthError{Reason: "missing Sm-Apikey header (or set the source's client_id)"}
 	}
 	k, err := secretKey(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return []byte(cfg.ClientID + "&" + string(k)), nil
+	return []byte(clientID + "&" + string(k)), nil
 }
 
 // secretKey returns the source Secret as an HMAC key. An empty key would let

@@ -474,12 +474,35 @@ func TestReplayWindow(t *testing.T) {
 	}
 }
 
-func TestSurveyMonkeyWithoutClientIDIsRejected(t *testing.T) {
+func TestSurveyMonkeyTakesTheClientIDFromConfigOrSmApikey(t *testing.T) {
 	s := schemeFor("surveymonkey")
-	cfg := s.cfg
-	cfg.ClientID = ""
-	err := verifierOf(t, "surveymonkey")(cfg, s.request(sampleBody, signedAt, s.secretOf()), sampleBody, signedAt)
-	wantRejected(t, err, []string{"client_id"}, s.secretOf())
+	tests := []struct {
+		name, configured, header string
+		accept                   bool
+		reason                   string
+	}{
+		{name: "the configured client id signs", configured: "test-client-id", header: "test-client-id", accept: true},
+		{name: "without a configured client id the Sm-Apikey header's is used", header: "test-client-id", accept: true},
+		{name: "an Sm-Apikey of another app is refused", configured: "test-client-id", header: "other-app", reason: "Sm-Apikey"},
+		{name: "no client id anywhere is refused", reason: "Sm-Apikey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := s.cfg
+			cfg.ClientID = tt.configured
+			r := s.request(sampleBody, signedAt, s.secretOf())
+			r.Header.Del("Sm-Apikey")
+			if tt.header != "" {
+				r.Header.Set("Sm-Apikey", tt.header)
+			}
+			err := verifierOf(t, "surveymonkey")(cfg, r, sampleBody, signedAt)
+			if tt.accept {
+				wantAccepted(t, err)
+				return
+			}
+			wantRejected(t, err, []string{tt.reason}, s.secretOf())
+		})
+	}
 }
 
 func TestMetaDoesNotAcceptTheLegacySHA1SignatureAlone(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/internal/fixturetest"
 	"github.com/cyclehub/cyclehub/internal/secret"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
 	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
@@ -53,6 +54,15 @@ func (f *fixture) body() []byte {
 	var buf bytes.Buffer
 	_ = json.Compact(&buf, f.Body)
 	return buf.Bytes()
+}
+
+// knownAnswer returns a value of the signing block's known answer.
+func (f *fixture) knownAnswer(key string) (string, bool) {
+	if f.Signing == nil {
+		return "", false
+	}
+	v, ok := f.Signing.KnownAnswer[key].(string)
+	return v, ok
 }
 
 // region is the source's default region: the country the sample hints at
@@ -132,7 +142,7 @@ func TestProviderSamplesBecomeCustomers(t *testing.T) {
 	}
 	for name, fx := range loadFixtures(t) {
 		provider := fx.provider()
-		if len(fx.APIFetch) > 0 || len(fx.Body) == 0 || string(fx.Body) == "null" || (provider != "form" && specs[provider] == nil) {
+		if len(fx.Body) == 0 || string(fx.Body) == "null" || (provider != "form" && specs[provider] == nil) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
@@ -145,6 +155,19 @@ func TestProviderSamplesBecomeCustomers(t *testing.T) {
 				} else {
 					sc.Token = secret.Secret(fx.Signing.Secret)
 				}
+			}
+			var api *fixturetest.API
+			if len(fx.APIFetch) > 0 {
+				// Id-only providers: the daemon fetches from a loopback API
+				// serving the sample's recorded answers.
+				api = fixturetest.NewAPI(t, fixturetest.Responses(t, fx.APIFetch, nil))
+				sc.APIBase, sc.APIToken = api.URL, "test-api-token"
+			}
+			if uri, ok := fx.knownAnswer("uri"); ok {
+				sc.PublicURL = uri // the URL HubSpot signed (CycleHub behind a proxy)
+			}
+			if provider == "meta" {
+				sc.VerifyToken = "test-verify-token"
 			}
 			cfg.Sources = map[string]webhooks.SourceConfig{provider: sc}
 			at := fx.clock()
@@ -186,6 +209,16 @@ func TestProviderSamplesBecomeCustomers(t *testing.T) {
 			}
 			if n := queryInt(t, d.cfg.Postgres.URL.Reveal(), `SELECT count(*) FROM inbox`); n != 1 {
 				t.Errorf("%d inbox rows, want 1 (the redelivery must not be stored)", n)
+			}
+			if api != nil {
+				for _, a := range api.Auth() {
+					if !strings.Contains(a, "test-api-token") {
+						t.Errorf("an API call was made without the source's token: %q", a)
+					}
+				}
+				if n := queryInt(t, d.cfg.Postgres.URL.Reveal(), `SELECT count(*) FROM customers`); n != 1 {
+					t.Errorf("%d customers, want 1 (the records of one person collapse into one)", n)
+				}
 			}
 		})
 	}

@@ -89,10 +89,19 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	for name, s := range cfg.Sources {
 		specs[name] = mapping.SourceSpec{Provider: s.Provider, DefaultRegion: s.DefaultRegion}
 	}
-	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapping.NewMapper(specs, cfg.Mappings),
-		logger.WithField("component", "pipeline"), now)
+	mapper := mapping.NewMapper(specs, cfg.Mappings)
+	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapper, logger.WithField("component", "pipeline"), now)
 	workers.OnBatch = metrics.ObservePipelineBatch
-	writer.OnCommit = workers.Wake
+
+	fetcher := pipeline.NewFetcher(cfg.Fetch.FetchConfig, store, mapper, newProviderAPI(cfg, mapper),
+		logger.WithField("component", "fetcher"), now)
+	fetcher.OnFetched = workers.Wake
+	fetcher.OnFetch = metrics.ObserveFetch
+	metrics.RegisterFetchBacklog(store.FetchBacklog)
+	writer.OnCommit = func() {
+		workers.Wake()
+		fetcher.Wake()
+	}
 
 	relay := pipeline.NewRelay(cfg.Relay, store, sink, func(ctx context.Context) (pipeline.Lease, error) {
 		l, err := store.AcquireRelayLeadership(ctx)
@@ -109,7 +118,10 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	hooks := webhooks.NewHandler(cfg.HTTP, cfg.Sources, cfg.Mappings, writer, dedup, logger.WithField("component", "webhooks"), now)
 	hooks.OnRequest = metrics.ObserveRequest
 	admin := adminapi.New(cfg.Admin.Token, store, cfg.Admin.DefaultRegion, logger.WithField("component", "adminapi"))
-	admin.OnReplay = workers.Wake
+	admin.OnReplay = func() {
+		workers.Wake()
+		fetcher.Wake()
+	}
 	mux := http.NewServeMux()
 	hooks.Register(mux)
 	admin.Register(mux)
@@ -117,6 +129,10 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	opsSrv := ops.New(metrics.Registry)
 	opsSrv.AddCheck("postgres", true, func(ctx context.Context) (any, error) { return nil, store.Ping(ctx) })
 	opsSrv.AddCheck("redis", false, func(ctx context.Context) (any, error) { return nil, rdb.Ping(ctx) })
+	opsSrv.AddCheck("fetch", false, func(ctx context.Context) (any, error) {
+		n, age, err := store.FetchBacklog(ctx)
+		return map[string]any{"waiting_requests": n, "oldest_waiting_seconds": age.Seconds()}, err
+	})
 	opsSrv.AddCheck("relay", false, func(ctx context.Context) (any, error) {
 		n, age, err := store.OutboxLag(ctx)
 		return map[string]any{"unpublished_events": n, "oldest_unpublished_seconds": age.Seconds()}, err
@@ -164,6 +180,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	}
 	writerDone := start("inbox writer", func() error { return writer.Run(writerCtx) })
 	pipeDone := start("pipeline", func() error { return workers.Run(pipeCtx) })
+	fetchDone := start("fetcher", func() error { return fetcher.Run(pipeCtx) })
 	relayDone := start("relay", func() error { return runRelay(relayCtx, sink, relay, logger.WithField("component", "relay")) })
 	httpDone := start("http", func() error { return serveHTTP(httpSrv, httpLn) })
 	opsDone := start("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
@@ -197,6 +214,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	<-writerDone
 	stopPipe()
 	<-pipeDone
+	<-fetchDone
 	stopRelay()
 	<-relayDone
 	_ = opsHTTP.Shutdown(shutdownCtx)

@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
+	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/internal/providerapi"
+	"github.com/cyclehub/cyclehub/mapping"
 	"github.com/cyclehub/cyclehub/pipeline"
 	"github.com/cyclehub/cyclehub/store/pgstore"
 	"github.com/cyclehub/cyclehub/store/redisstore"
@@ -51,3 +56,39 @@ func (a dedupAdapter) Done(ctx context.Context, source, key string) error {
 func (a dedupAdapter) Release(ctx context.Context, source, key string) error {
 	return a.d.Release(ctx, source, key)
 }
+
+// providerAPI lets the fetcher call each source's provider API with the
+// source's base URL (the provider's real API unless the source overrides
+// it) and token.
+type providerAPI struct {
+	client *providerapi.Client
+	creds  map[string]providerapi.Credentials
+}
+
+func newProviderAPI(cfg *configs.Config, mapper *mapping.Mapper) providerAPI {
+	a := providerAPI{client: providerapi.New(cfg.Fetch.HTTP), creds: map[string]providerapi.Credentials{}}
+	for name, sc := range cfg.Sources {
+		base := sc.APIBase
+		if base == "" {
+			base = mapper.APIBase(sc.Provider)
+		}
+		a.creds[name] = providerapi.Credentials{Base: base, Token: sc.APIToken}
+	}
+	return a
+}
+
+func (a providerAPI) Fetch(ctx context.Context, source string, f *mapping.FetchRequest) (json.RawMessage, error) {
+	cred, ok := a.creds[source]
+	if !ok {
+		return nil, noSourceError(source)
+	}
+	return a.client.Get(ctx, cred, f)
+}
+
+// noSourceError: a stored request's source was removed from the config.
+type noSourceError string
+
+func (e noSourceError) Error() string {
+	return fmt.Sprintf("source %q is no longer configured: its API credentials are unknown", string(e))
+}
+func (e noSourceError) Permanent() bool { return true }

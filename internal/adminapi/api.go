@@ -21,7 +21,7 @@ type Store interface {
 	GetCustomer(ctx context.Context, id string) (*pgstore.CustomerView, error)
 	FindCustomerID(ctx context.Context, id mapping.Identity) (string, error)
 	ListQuarantine(ctx context.Context, source string, before int64, limit int) ([]pgstore.QuarantineItem, error)
-	Replay(ctx context.Context, id int64) error
+	Replay(ctx context.Context, id int64, refetch bool) error
 }
 
 // API is the admin HTTP API.
@@ -89,7 +89,14 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_id", "the id must be a positive integer")
 		return
 	}
-	switch err := a.store.Replay(r.Context(), id); {
+	// ?refetch=true drops the stored provider API documents so they are
+	// fetched again (after fixing a source's api_token or api_base).
+	refetch, err := strconv.ParseBool(r.URL.Query().Get("refetch"))
+	if err != nil && r.URL.Query().Get("refetch") != "" {
+		writeError(w, http.StatusBadRequest, "invalid_refetch", "refetch must be true or false")
+		return
+	}
+	switch err := a.store.Replay(r.Context(), id, refetch); {
 	case errors.Is(err, pgstore.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no quarantined or rejected request with that id")
 		return
@@ -100,7 +107,7 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 	if a.OnReplay != nil {
 		a.OnReplay()
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "queued", "id": id})
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "queued", "id": id, "refetch": refetch})
 }
 
 func (a *API) auth(next http.HandlerFunc) http.Handler {

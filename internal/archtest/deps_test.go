@@ -23,10 +23,12 @@ var allowed = map[string][]string{
 	"connectors":           {"mapping", "connectors", "internal/secret"},
 	"pipeline":             {"mapping"},
 	"internal/testsvc":     {},
+	"internal/fixturetest": {},
 	"internal/telemetry":   {"pipeline"},
 	"internal/ops":         {},
 	"internal/adminapi":    {"mapping", "internal/secret", "store/pgstore"},
-	"configs":              {"webhooks", "store/pgstore", "store/redisstore", "connectors/kafkasink", "pipeline", "internal/secret", "mapping"},
+	"internal/providerapi": {"mapping", "internal/secret"},
+	"configs":              {"webhooks", "store/pgstore", "store/redisstore", "connectors/kafkasink", "pipeline", "internal/secret", "internal/providerapi", "mapping"},
 	"cmd":                  {"*"},
 	"internal/archtest":    {},
 }

@@ -27,6 +27,9 @@ type Metrics struct {
 	relayEvents   prometheus.Counter
 	relayErrors   prometheus.Counter
 	relayDuration prometheus.Histogram
+	fetches       *prometheus.CounterVec
+	fetchCalls    *prometheus.CounterVec
+	fetchDuration prometheus.Histogram
 }
 
 // New creates and registers the metrics (plus Go and process collectors).
@@ -74,8 +77,18 @@ func New() *Metrics {
 			Name: "cyclehub_relay_publish_duration_seconds", Help: "Duration of one publish to Kafka.", Buckets: latency,
 		}),
 	}
+	m.fetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cyclehub_fetch_requests_total", Help: "Id-only requests the fetcher completed, by source and outcome (fetched, retry, quarantined).",
+	}, []string{"source", "outcome"})
+	m.fetchCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cyclehub_fetch_calls_total", Help: "Provider API calls made by the fetcher, by source.",
+	}, []string{"source"})
+	m.fetchDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "cyclehub_fetch_duration_seconds", Help: "Time to fetch one request's documents.", Buckets: latency,
+	})
 	r.MustRegister(m.httpRequests, m.httpDuration, m.inboxBatch, m.inboxCommit, m.inboxErrors,
-		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration)
+		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration,
+		m.fetches, m.fetchCalls, m.fetchDuration)
 	return m
 }
 
@@ -115,6 +128,28 @@ func (m *Metrics) ObservePublish(n int, took time.Duration, err error) {
 		return
 	}
 	m.relayEvents.Add(float64(n))
+}
+
+// ObserveFetch records one request's fetch.
+func (m *Metrics) ObserveFetch(source string, s pipeline.FetchStats) {
+	m.fetches.WithLabelValues(source, s.Outcome).Inc()
+	m.fetchCalls.WithLabelValues(source).Add(float64(s.Calls))
+	m.fetchDuration.Observe(s.Took.Seconds())
+}
+
+// RegisterFetchBacklog exposes the requests waiting for their documents.
+func (m *Metrics) RegisterFetchBacklog(backlog LagFunc) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cyclehub_fetch_backlog_requests", Help: "Requests waiting for their provider API documents (-1 when unknown).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, _, err := backlog(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 }
 
 // LagFunc reads the outbox backlog.

@@ -17,20 +17,24 @@ type Batch struct {
 	requests []*mapping.RawRequest
 }
 
+// inboxColumns are the columns scanRawRequest reads.
+const inboxColumns = `id, request_id::text, source, provider, method, path, query, headers, body,
+       received_at, coalesce(dedup_key, ''), attempts, needs_fetch, fetched`
+
+// Requests that wait for their API documents are the fetcher's, not the
+// pipeline's, until the documents are stored.
 const claimSQL = `
-SELECT id, request_id::text, source, provider, method, path, query, headers, body,
-       received_at, coalesce(dedup_key, ''), attempts
+SELECT ` + inboxColumns + `
 FROM inbox
-WHERE status = 'pending' AND not_before <= now()
+WHERE status = 'pending' AND not_before <= now() AND (NOT needs_fetch OR fetched IS NOT NULL)
 ORDER BY id
 LIMIT $1
 FOR UPDATE SKIP LOCKED`
 
 const claimIDsSQL = `
-SELECT id, request_id::text, source, provider, method, path, query, headers, body,
-       received_at, coalesce(dedup_key, ''), attempts
+SELECT ` + inboxColumns + `
 FROM inbox
-WHERE id = ANY($1) AND status = 'pending'
+WHERE id = ANY($1) AND status = 'pending' AND (NOT needs_fetch OR fetched IS NOT NULL)
 ORDER BY id
 FOR UPDATE SKIP LOCKED`
 
@@ -67,15 +71,20 @@ func (s *Store) claim(ctx context.Context, sql string, arg any) (*Batch, error) 
 
 func scanRawRequest(row pgx.CollectableRow) (*mapping.RawRequest, error) {
 	var (
-		r       mapping.RawRequest
-		headers []byte
+		r                mapping.RawRequest
+		headers, fetched []byte
 	)
 	if err := row.Scan(&r.ID, &r.RequestID, &r.Source, &r.Provider, &r.Method, &r.Path, &r.Query,
-		&headers, &r.Body, &r.ReceivedAt, &r.DedupKey, &r.Attempts); err != nil {
+		&headers, &r.Body, &r.ReceivedAt, &r.DedupKey, &r.Attempts, &r.NeedsFetch, &fetched); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(headers, &r.Headers); err != nil {
 		return nil, fmt.Errorf("inbox %d: headers: %w", r.ID, err)
+	}
+	if fetched != nil {
+		if err := json.Unmarshal(fetched, &r.Fetched); err != nil {
+			return nil, fmt.Errorf("inbox %d: fetched documents: %w", r.ID, err)
+		}
 	}
 	return &r, nil
 }

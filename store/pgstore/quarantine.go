@@ -21,6 +21,9 @@ type QuarantineItem struct {
 	ReceivedAt  time.Time `json:"received_at"`
 	ContentType string    `json:"content_type"`
 	BodyBytes   int       `json:"body_bytes"`
+	// Fetched says the provider API documents are stored with it (a
+	// replay maps them again unless it asks to refetch).
+	Fetched bool `json:"fetched"`
 }
 
 // ListQuarantine returns up to limit quarantined or rejected requests with
@@ -28,7 +31,7 @@ type QuarantineItem struct {
 func (s *Store) ListQuarantine(ctx context.Context, source string, before int64, limit int) ([]QuarantineItem, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT id, request_id::text, source, provider, status, coalesce(reason, ''), attempts, received_at,
-		       coalesce(headers->>'Content-Type', ''), octet_length(body)
+		       coalesce(headers->>'Content-Type', ''), octet_length(body), fetched IS NOT NULL
 		FROM inbox
 		WHERE status IN ('quarantined', 'rejected') AND ($1 = '' OR source = $1) AND ($2 = 0 OR id < $2)
 		ORDER BY id DESC LIMIT $3`, source, before, limit)
@@ -43,11 +46,15 @@ func (s *Store) ListQuarantine(ctx context.Context, source string, before int64,
 }
 
 // Replay puts a quarantined or rejected request back in the queue (after a
-// mapping fix). ErrNotFound when there is no such request in quarantine.
-func (s *Store) Replay(ctx context.Context, id int64) error {
+// mapping fix). With refetch, the provider API documents stored with it
+// are dropped and fetched again (after an API token or base fix, or when
+// the provider's data changed). ErrNotFound when there is no such request
+// in quarantine.
+func (s *Store) Replay(ctx context.Context, id int64, refetch bool) error {
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE inbox SET status = 'pending', attempts = 0, reason = NULL, not_before = '-infinity', processed_at = NULL
-		WHERE id = $1 AND status IN ('quarantined', 'rejected')`, id)
+		UPDATE inbox SET status = 'pending', attempts = 0, reason = NULL, not_before = '-infinity', processed_at = NULL,
+		       fetched = CASE WHEN $2 THEN NULL ELSE fetched END
+		WHERE id = $1 AND status IN ('quarantined', 'rejected')`, id, refetch)
 	if err != nil {
 		return fmt.Errorf("replay %d: %w", id, err)
 	}
