@@ -37,14 +37,15 @@ func SplitNameLocal(full, region string) (given, family string) {
 // The family name starts at the first particle (da, de, van, Ní…) after the
 // first word, or else is the last word: "João Pedro Araújo" → "João Pedro",
 // "Araújo". Names written family-first (Han, Hangul, Kana; VN, KH) are split
-// as SplitNameLocal does. A single word is a given name.
+// as SplitNameLocal does. A single word is a given name, except a Korean
+// name written without a space ("김민준" → "민준", "김").
 func SplitNameSurname(full, region string) (given, family string) {
 	fields := strings.Fields(full)
 	switch {
 	case len(fields) == 0:
 		return "", ""
 	case len(fields) == 1:
-		return fields[0], ""
+		return splitHangul(fields[0])
 	case familyFirstRegions[strings.ToUpper(region)] || hasCJK(full):
 		return SplitNameLocal(full, region)
 	}
@@ -63,4 +64,29 @@ func hasCJK(s string) bool {
 		}
 	}
 	return false
+}
+
+// koreanCompoundSurnames are the two-syllable family names.
+var koreanCompoundSurnames = map[string]bool{
+	"남궁": true, "선우": true, "제갈": true, "황보": true, "독고": true, "사공": true, "서문": true, "동방": true,
+}
+
+// splitHangul splits an unspaced Korean name of 2–4 syllables: the family
+// name is its first syllable (two for the compound surnames). Anything
+// else is a given name, unsplit.
+func splitHangul(name string) (given, family string) {
+	r := []rune(name)
+	if len(r) < 2 || len(r) > 4 {
+		return name, ""
+	}
+	for _, c := range r {
+		if !unicode.Is(unicode.Hangul, c) {
+			return name, ""
+		}
+	}
+	n := 1
+	if len(r) >= 3 && koreanCompoundSurnames[string(r[:2])] {
+		n = 2
+	}
+	return string(r[n:]), string(r[:n])
 }

@@ -172,3 +172,39 @@ func TestCleanText(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitNameSurname(t *testing.T) {
+	tests := []struct {
+		name, full, region, given, family string
+	}{
+		{"the last word is the family name", "João Pedro Araújo", "", "João Pedro", "Araújo"},
+		{"a particle starts the family name", "Maria da Conceição Souza", "", "Maria", "da Conceição Souza"},
+		{"an Irish particle keeps the surname whole", "Aoife Ní Bhriain", "", "Aoife", "Ní Bhriain"},
+		{"a Vietnamese name is family first", "Nguyễn Thị Hoa", "VN", "Thị Hoa", "Nguyễn"},
+		{"a spaced Japanese name is family first", "渡辺 健二", "", "健二", "渡辺"},
+		{"an unspaced Korean name splits after the first syllable", "김민준", "", "민준", "김"},
+		{"a Korean compound surname takes two syllables", "남궁민수", "", "민수", "남궁"},
+		{"an unspaced Han name is not guessed", "张伟", "", "张伟", ""},
+		{"one word is a given name", "Cher", "", "Cher", ""},
+		{"empty gives nothing", "  ", "", "", ""},
+	}
+	for _, tt := range tests {
+		g, f := SplitNameSurname(tt.full, tt.region)
+		if g != tt.given || f != tt.family {
+			t.Errorf("%s: SplitNameSurname(%q, %q) = %q, %q; want %q, %q", tt.name, tt.full, tt.region, g, f, tt.given, tt.family)
+		}
+	}
+}
+
+func TestRegionsFromLocalesAndScripts(t *testing.T) {
+	for in, want := range map[string]string{"pt-BR": "BR", "pt_BR": "BR", "zh-Hant-TW": "TW", "Português (Brasil)": "BR", "ja": "JP", "pt": "", "en": ""} {
+		if got := LocaleRegion(in); got != want {
+			t.Errorf("LocaleRegion(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"使いやすいです": "JP", "감사합니다": "KR", "ขอบคุณ": "TH", "张伟": "", "Ana": "", "Привет": ""} {
+		if got := ScriptRegion(in); got != want {
+			t.Errorf("ScriptRegion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -154,8 +154,11 @@ func (e *env) raw(s selector) []any {
 		return nil
 	}
 	from, ok := e.root(s)
-	if !ok || len(s.path.segs) == 0 {
+	if !ok {
 		return nil
+	}
+	if len(s.path.segs) == 0 {
+		return []any{from} // "$doc": the whole document
 	}
 	return s.path.Eval(from)
 }
