@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/cyclehub/cyclehub/webhooks"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -22,6 +24,54 @@ func TestTheDevConfigIsValid(t *testing.T) {
 	}
 	if cfg.HTTP.Addr != "127.0.0.1:8080" || cfg.Ops.Addr != "127.0.0.1:8081" || cfg.Sources["form"].Provider != "form" {
 		t.Fatalf("dev config = %+v", cfg)
+	}
+}
+
+// The dev config's contract (README, "Wiring each provider"): one source
+// per provider, named as the provider, its secret from
+// CYCLEHUB_SECRET_<NAME>, its API token and base from
+// CYCLEHUB_API_TOKEN_<NAME> and CYCLEHUB_API_BASE_<NAME>.
+func TestTheDevConfigHasOneSourcePerProviderReadFromTheEnvironment(t *testing.T) {
+	data, err := os.ReadFile("cyclehub.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"CYCLEHUB_VERIFY_TOKEN_META": "verify-from-env-000"}
+	for name := range webhooks.Providers() {
+		up := strings.ToUpper(name)
+		vars["CYCLEHUB_SECRET_"+up] = "secret-from-env-" + name
+		vars["CYCLEHUB_API_TOKEN_"+up] = "api-token-from-env-" + name
+		vars["CYCLEHUB_API_BASE_"+up] = "http://127.0.0.1:9/" + name
+	}
+	cfg, err := Parse(data, env(vars))
+	if err != nil {
+		t.Fatalf("configs/cyclehub.yaml: %v", err)
+	}
+	specs, err := LoadMappings("mappings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range webhooks.Providers() {
+		sc, ok := cfg.Sources[name]
+		if !ok || sc.Provider != name {
+			t.Errorf("no source %q of provider %q", name, name)
+			continue
+		}
+		want := "secret-from-env-" + name
+		if got := sc.Secret.Reveal() + sc.Token.Reveal(); got != want {
+			t.Errorf("sources.%s: secret/token %q, want %q from CYCLEHUB_SECRET_%s", name, got, want, strings.ToUpper(name))
+		}
+		if p.Verify != nil && name != "tally" && sc.Secret.IsZero() {
+			t.Errorf("sources.%s: a signing provider reads its secret as secret, not token", name)
+		}
+		if spec := specs[name]; spec != nil && spec.NeedsFetch() {
+			if sc.APIToken.Reveal() != "api-token-from-env-"+name || sc.APIBase != "http://127.0.0.1:9/"+name {
+				t.Errorf("sources.%s: api_token/api_base not read from the environment", name)
+			}
+		}
+	}
+	if cfg.Sources["meta"].VerifyToken.Reveal() != "verify-from-env-000" {
+		t.Error("meta's verify_token is not read from CYCLEHUB_VERIFY_TOKEN_META")
 	}
 }
 

@@ -75,6 +75,9 @@ func NewHandler(cfg Config, sources map[string]SourceConfig, specs map[string]*m
 // Register adds the ingest routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/hooks/{source}", h.serve)
+	// The source token as a last path segment, for tools whose webhook
+	// setting takes a bare URL (Delighted, Unbounce).
+	mux.HandleFunc("/hooks/{source}/{token}", h.serve)
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +221,7 @@ func (h *Handler) rawRequest(r *http.Request, src *source, body []byte, now time
 		Source:     src.name,
 		Provider:   src.cfg.Provider,
 		Method:     r.Method,
-		Path:       r.URL.Path,
+		Path:       "/hooks/" + src.name, // never the path token
 		Query:      redactQuery(r.URL.RawQuery),
 		Headers:    headers,
 		Body:       body,

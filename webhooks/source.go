@@ -97,7 +97,8 @@ func newSource(name string, cfg SourceConfig) *source {
 
 // authenticate checks the source token, if one is configured: the HTTP
 // Basic password (or the user name, for tools that send an API key as the
-// user, like Freshdesk's "key:X"), or the ?token= query parameter.
+// user, like Freshdesk's "key:X"), the ?token= query parameter, or the
+// last path segment (/hooks/<source>/<token>).
 func (s *source) authenticate(r *http.Request) error {
 	if s.cfg.Token.IsZero() {
 		return nil
@@ -108,7 +109,10 @@ func (s *source) authenticate(r *http.Request) error {
 	if tok := r.URL.Query().Get("token"); tok != "" && s.cfg.Token.Equal(tok) {
 		return nil
 	}
-	return errors.New("missing or invalid source token (HTTP Basic password or ?token=)")
+	if tok := r.PathValue("token"); tok != "" && s.cfg.Token.Equal(tok) {
+		return nil
+	}
+	return errors.New("missing or invalid source token (HTTP Basic password, ?token= or /hooks/<source>/<token>)")
 }
 
 // decode checks that the body is well formed for the provider and returns

@@ -150,7 +150,13 @@ func do(t *testing.T, req *http.Request) (int, map[string]string) {
 // customer reads GET /v1/customers?email=.
 func (d *daemon) customer(email string) (int, map[string]any) {
 	d.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+d.httpAddr+"/v1/customers?email="+url.QueryEscape(email), nil)
+	return d.admin("/v1/customers?email=" + url.QueryEscape(email))
+}
+
+// admin GETs an admin API path and decodes the JSON answer.
+func (d *daemon) admin(path string) (int, map[string]any) {
+	d.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+d.httpAddr+path, nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

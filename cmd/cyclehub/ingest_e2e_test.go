@@ -179,6 +179,8 @@ func TestBadInputGetsAClearAnswer(t *testing.T) {
 		{"a wrong source token is 401", "POST", "/hooks/secured?token=wrong-token-0000000000", "application/json", `{"email":"a@example.com"}`, "", 401, "unauthorized"},
 		{"the token as a query parameter is accepted", "POST", "/hooks/secured?token=form-token-0123456789", "application/json", `{"email":"q@example.com"}`, "", 202, ""},
 		{"the token as the Basic password is accepted", "POST", "/hooks/secured", "application/json", `{"email":"b@example.com"}`, "form-token-0123456789", 202, ""},
+		{"the token as the last path segment is accepted", "POST", "/hooks/secured/form-token-0123456789", "application/json", `{"email":"p@example.com"}`, "", 202, ""},
+		{"a wrong path token is 401", "POST", "/hooks/secured/wrong-token-0000000000", "application/json", `{"email":"p@example.com"}`, "", 401, "unauthorized"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

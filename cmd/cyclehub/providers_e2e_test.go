@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -205,6 +206,22 @@ func TestProviderSamplesBecomeCustomers(t *testing.T) {
 				}
 				if traits[k] != want {
 					t.Errorf("traits.%s = %v, want %q", k, traits[k], want)
+				}
+			}
+			// The interaction is on the customer's timeline with its properties.
+			code, tl := d.admin("/v1/customers/" + c["id"].(string) + "/timeline")
+			items, _ := tl["items"].([]any)
+			if code != http.StatusOK || len(items) == 0 {
+				t.Fatalf("timeline: %d %v", code, tl)
+			}
+			props, _ := items[len(items)-1].(map[string]any)["properties"].(map[string]any)
+			for _, k := range []string{"ticket_id", "ticket_subject", "nps_score", "nps_comment", "conversation_id", "campaign", "form_id"} {
+				want, ok := fx.Expect[k]
+				if !ok || want == nil {
+					continue
+				}
+				if fmt.Sprint(props[k]) != fmt.Sprint(want) {
+					t.Errorf("timeline properties.%s = %v, want %v", k, props[k], want)
 				}
 			}
 			if n := queryInt(t, d.cfg.Postgres.URL.Reveal(), `SELECT count(*) FROM inbox`); n != 1 {

@@ -20,6 +20,7 @@ import (
 type Store interface {
 	GetCustomer(ctx context.Context, id string) (*pgstore.CustomerView, error)
 	FindCustomerID(ctx context.Context, id mapping.Identity) (string, error)
+	Timeline(ctx context.Context, customerID string, before int64, limit int) ([]pgstore.TimelineEntry, error)
 	ListQuarantine(ctx context.Context, source string, before int64, limit int) ([]pgstore.QuarantineItem, error)
 	Replay(ctx context.Context, id int64, refetch bool) error
 }
@@ -45,30 +46,69 @@ func New(token secret.Secret, store Store, defaultRegion string, log *logrus.Ent
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/customers/{id}", a.auth(a.getCustomer))
 	mux.Handle("GET /v1/customers", a.auth(a.findCustomer))
+	mux.Handle("GET /v1/customers/{id}/timeline", a.auth(a.timeline))
 	mux.Handle("GET /v1/quarantine", a.auth(a.listQuarantine))
 	mux.Handle("POST /v1/quarantine/{id}/replay", a.auth(a.replay))
 }
 
-func (a *API) listQuarantine(w http.ResponseWriter, r *http.Request) {
+// timeline lists a customer's interactions, newest first (see page).
+func (a *API) timeline(w http.ResponseWriter, r *http.Request) {
+	limit, before, ok := page(w, r)
+	if !ok {
+		return
+	}
+	if _, err := a.store.GetCustomer(r.Context(), r.PathValue("id")); errors.Is(err, pgstore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no customer with that id")
+		return
+	} else if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	entries, err := a.store.Timeline(r.Context(), r.PathValue("id"), before, limit)
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	if entries == nil {
+		entries = []pgstore.TimelineEntry{}
+	}
+	out := map[string]any{"items": entries}
+	if len(entries) == limit {
+		out["next_before"] = entries[len(entries)-1].ID
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// page reads ?limit= (1–500, default 50) and ?before= (an id from the
+// previous page's next_before); it answers 400 itself when they are bad.
+func page(w http.ResponseWriter, r *http.Request) (limit int, before int64, ok bool) {
 	q := r.URL.Query()
-	limit, before := 50, int64(0)
+	limit = 50
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
 			writeError(w, http.StatusBadRequest, "invalid_limit", "limit must be between 1 and 500")
-			return
+			return 0, 0, false
 		}
 		limit = n
 	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, "invalid_before", "before must be a request id (a positive integer)")
-			return
+			writeError(w, http.StatusBadRequest, "invalid_before", "before must be an id from next_before (a positive integer)")
+			return 0, 0, false
 		}
 		before = n
 	}
-	items, err := a.store.ListQuarantine(r.Context(), q.Get("source"), before, limit)
+	return limit, before, true
+}
+
+func (a *API) listQuarantine(w http.ResponseWriter, r *http.Request) {
+	limit, before, ok := page(w, r)
+	if !ok {
+		return
+	}
+	items, err := a.store.ListQuarantine(r.Context(), r.URL.Query().Get("source"), before, limit)
 	if err != nil {
 		a.unavailable(w, err)
 		return
