@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
-	"github.com/cyclehub/cyclehub/internal/fixturetest"
+	"github.com/cyclehub/cyclehub/internal/samples"
 	"github.com/cyclehub/cyclehub/mapping"
 )
 
@@ -46,14 +46,17 @@ type mappingCase struct {
 // fetch answers the spec's API calls from the case's responses.
 func (c *mappingCase) fetch(t *testing.T, spec *mapping.Compiled, doc *mapping.Document) mapping.Fetched {
 	t.Helper()
-	responses := fixturetest.Responses(t, c.APIFetch, c.APIResponses)
+	responses, err := samples.Responses(c.APIFetch, c.APIResponses)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fetched := mapping.Fetched{}
 	for {
 		f, err := spec.NextFetch(doc, fetched)
 		if err != nil || f == nil {
 			return fetched
 		}
-		body, ok := fixturetest.Lookup(responses, f.Path)
+		body, ok := samples.Lookup(responses, f.Path)
 		if !ok {
 			t.Fatalf("no API response in the case for GET %s", f.Path)
 		}

@@ -55,3 +55,29 @@ func TestUnknownCommandsPrintUsage(t *testing.T) {
 		t.Fatalf("version: exit %d, %q", code, stdout.String())
 	}
 }
+
+func TestMappingTestMapsAnIDOnlySampleWithItsRecordedAPIAnswers(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	sample := filepath.Join("..", "..", "configs", "mappings", "testdata", "zendesk", "event-ticket-created-requester-id-only.json")
+	code := run([]string{"mapping", "test", "--config", "../../configs/cyclehub.yaml", "--source", "zendesk", sample}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{`"GET /api/v2/users/20394857610.json"`, `"value": "luiza.costa@example.com.br"`, `"type": "ticket_created"`} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("missing %s in:\n%s", want, stdout.String())
+		}
+	}
+	// Without the recorded answer, the call it needs is named.
+	bare := filepath.Join(t.TempDir(), "bare.json")
+	data, _ := os.ReadFile(sample)
+	if err := os.WriteFile(bare, []byte(strings.Replace(string(data), `"api_responses"`, `"unused"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run([]string{"mapping", "test", "--config", "../../configs/cyclehub.yaml", "--source", "zendesk", bare}, &stdout, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "needs GET /api/v2/users/20394857610.json") {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+}

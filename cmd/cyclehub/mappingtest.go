@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/internal/providerapi"
+	"github.com/cyclehub/cyclehub/internal/samples"
 	"github.com/cyclehub/cyclehub/mapping"
 )
 
@@ -26,6 +29,7 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "configs/cyclehub.yaml", "config `file`")
 	source := fs.String("source", "", "configured source `name`")
 	contentType := fs.String("content-type", "application/json", "Content-Type of a raw body file")
+	live := fs.Bool("fetch", false, "id-only providers: call the source's API (api_base, api_token) instead of the sample's api_responses")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -48,8 +52,9 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	req := sampleRequest(data, *contentType)
+	req, responses := sampleRequest(data, *contentType)
 	req.Source, req.Provider, req.RequestID = *source, src.Provider, "00000000-0000-0000-0000-000000000000"
+	mapper := mapping.NewMapper(map[string]mapping.SourceSpec{*source: {Provider: src.Provider, DefaultRegion: src.DefaultRegion}}, cfg.Mappings)
 
 	out := map[string]any{"source": *source, "provider": src.Provider}
 	if c := cfg.Mappings[src.Provider]; c != nil {
@@ -64,7 +69,42 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 			return printJSON(stdout, out)
 		}
 	}
-	evs, err := mapping.NewMapper(map[string]mapping.SourceSpec{*source: {Provider: src.Provider, DefaultRegion: src.DefaultRegion}}, cfg.Mappings).Map(req)
+	fetch := func(f *mapping.FetchRequest) (json.RawMessage, error) {
+		if *live {
+			base := src.APIBase
+			if base == "" {
+				base = mapper.APIBase(src.Provider)
+			}
+			return providerapi.New(cfg.Fetch.HTTP).Get(context.Background(), providerapi.Credentials{Base: base, Token: src.APIToken}, f)
+		}
+		if doc, ok := samples.Lookup(responses, f.Path); ok {
+			return doc, nil
+		}
+		return nil, fmt.Errorf("the mapping needs GET %s (%s): add it to the sample's api_responses, or run with --fetch", f.Path, f.Name)
+	}
+	fetched := mapping.Fetched{}
+	for {
+		f, err := mapper.NextFetch(req, fetched)
+		if err != nil {
+			fmt.Fprintf(stderr, "mapping test: %v\n", err)
+			return 1
+		}
+		if f == nil {
+			break
+		}
+		doc, err := fetch(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "mapping test: %v\n", err)
+			return 1
+		}
+		if fetched[f.Record] == nil {
+			fetched[f.Record] = map[string]json.RawMessage{}
+		}
+		fetched[f.Record][f.Name] = doc
+		out["fetched"] = append(asList(out["fetched"]), "GET "+f.Path)
+	}
+	req.Fetched = fetched
+	evs, err := mapper.Map(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "mapping test: %v\n", err)
 		return 1
@@ -73,18 +113,27 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 	return printJSON(stdout, out)
 }
 
+func asList(v any) []string {
+	l, _ := v.([]string)
+	return l
+}
+
 // sampleRequest reads a request in the fixtures' format ({"headers", "body",
-// "query"}) or, failing that, takes the file as the raw body.
-func sampleRequest(data []byte, contentType string) *mapping.RawRequest {
+// "query", and for id-only providers "api_fetch" or "api_responses"}) or,
+// failing that, takes the file as the raw body.
+func sampleRequest(data []byte, contentType string) (*mapping.RawRequest, map[string]json.RawMessage) {
 	req := &mapping.RawRequest{Method: "POST", ReceivedAt: time.Now().UTC(), Headers: map[string]string{"Content-Type": contentType}, Body: data}
 	var sample struct {
-		Headers map[string]string `json:"headers"`
-		Query   string            `json:"query"`
-		Body    json.RawMessage   `json:"body"`
+		Headers      map[string]string          `json:"headers"`
+		Query        string                     `json:"query"`
+		Body         json.RawMessage            `json:"body"`
+		APIFetch     json.RawMessage            `json:"api_fetch"`
+		APIResponses map[string]json.RawMessage `json:"api_responses"`
 	}
 	if err := json.Unmarshal(data, &sample); err != nil || len(sample.Body) == 0 {
-		return req
+		return req, nil
 	}
+	responses, _ := samples.Responses(sample.APIFetch, sample.APIResponses)
 	if sample.Headers != nil {
 		req.Headers = sample.Headers
 	}
@@ -97,7 +146,7 @@ func sampleRequest(data []byte, contentType string) *mapping.RawRequest {
 		_ = json.Compact(&buf, sample.Body)
 		req.Body = buf.Bytes()
 	}
-	return req
+	return req, responses
 }
 
 func printJSON(w io.Writer, v any) int {

@@ -5,15 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
-	"github.com/cyclehub/cyclehub/internal/fixturetest"
+	"github.com/cyclehub/cyclehub/internal/samples"
 	"github.com/cyclehub/cyclehub/internal/secret"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
 	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
@@ -157,11 +159,15 @@ func TestProviderSamplesBecomeCustomers(t *testing.T) {
 					sc.Token = secret.Secret(fx.Signing.Secret)
 				}
 			}
-			var api *fixturetest.API
+			var api *fakeAPI
 			if len(fx.APIFetch) > 0 {
 				// Id-only providers: the daemon fetches from a loopback API
 				// serving the sample's recorded answers.
-				api = fixturetest.NewAPI(t, fixturetest.Responses(t, fx.APIFetch, nil))
+				responses, err := samples.Responses(fx.APIFetch, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				api = newFakeAPI(t, responses)
 				sc.APIBase, sc.APIToken = api.URL, "test-api-token"
 			}
 			if uri, ok := fx.knownAnswer("uri"); ok {
@@ -239,4 +245,49 @@ func TestProviderSamplesBecomeCustomers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fakeAPI is a loopback provider API serving recorded answers.
+type fakeAPI struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls []string
+	auth  []string
+}
+
+// newFakeAPI serves responses (JSON null and unknown paths answer 404). It is
+// closed when the test ends.
+func newFakeAPI(t testing.TB, responses map[string]json.RawMessage) *fakeAPI {
+	t.Helper()
+	a := &fakeAPI{}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.calls = append(a.calls, r.URL.RequestURI())
+		a.auth = append(a.auth, r.Header.Get("Authorization")+r.Header.Get("X-Api-Token"))
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		body, ok := samples.Lookup(responses, r.URL.EscapedPath())
+		if !ok || string(body) == "null" {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":{"message":"not found"}}`))
+			return
+		}
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+// Calls returns the request URIs received so far.
+func (a *fakeAPI) Calls() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.calls...)
+}
+
+// Auth returns the credentials (Authorization or X-API-TOKEN) of each call.
+func (a *fakeAPI) Auth() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.auth...)
 }

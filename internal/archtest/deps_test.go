@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"connectors":           {"mapping", "connectors", "internal/secret"},
 	"pipeline":             {"mapping"},
 	"internal/testsvc":     {},
-	"internal/fixturetest": {},
+	"internal/samples":     {},
 	"internal/telemetry":   {"pipeline"},
 	"internal/ops":         {},
 	"internal/adminapi":    {"mapping", "internal/secret", "store/pgstore"},

@@ -1,14 +1,11 @@
-package fixturetest
+package samples
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"testing"
 )
 
 // apiCall is a fixture's recorded API call: url and response (or
@@ -23,24 +20,23 @@ type apiCall struct {
 // api_fetch (one call or a list) and of local answers (null: a 404). A
 // path containing "<…>" (the fixtures' placeholder for an encoded id)
 // matches by its prefix.
-func Responses(t testing.TB, apiFetch json.RawMessage, local map[string]json.RawMessage) map[string]json.RawMessage {
-	t.Helper()
+func Responses(apiFetch json.RawMessage, local map[string]json.RawMessage) (map[string]json.RawMessage, error) {
 	out := map[string]json.RawMessage{}
 	for k, v := range local {
 		out[k] = v
 	}
 	if len(apiFetch) == 0 || string(apiFetch) == "null" {
-		return out
+		return out, nil
 	}
 	var calls []apiCall
 	if apiFetch[0] == '[' {
 		if err := json.Unmarshal(apiFetch, &calls); err != nil {
-			t.Fatalf("api_fetch: %v", err)
+			return nil, fmt.Errorf("api_fetch: %w", err)
 		}
 	} else {
 		var one apiCall
 		if err := json.Unmarshal(apiFetch, &one); err != nil {
-			t.Fatalf("api_fetch: %v", err)
+			return nil, fmt.Errorf("api_fetch: %w", err)
 		}
 		calls = []apiCall{one}
 	}
@@ -78,7 +74,7 @@ func Responses(t testing.TB, apiFetch json.RawMessage, local map[string]json.Raw
 			out["/rest/leadForms/<id>"] = form
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Lookup finds the answer for a request path (its query is ignored).
@@ -93,49 +89,4 @@ func Lookup(responses map[string]json.RawMessage, path string) (json.RawMessage,
 		}
 	}
 	return nil, false
-}
-
-// API is a loopback provider API serving recorded answers.
-type API struct {
-	*httptest.Server
-	mu    sync.Mutex
-	calls []string
-	auth  []string
-}
-
-// NewAPI serves responses (JSON null and unknown paths answer 404). It is
-// closed when the test ends.
-func NewAPI(t testing.TB, responses map[string]json.RawMessage) *API {
-	t.Helper()
-	a := &API{}
-	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.mu.Lock()
-		a.calls = append(a.calls, r.URL.RequestURI())
-		a.auth = append(a.auth, r.Header.Get("Authorization")+r.Header.Get("X-Api-Token"))
-		a.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		body, ok := Lookup(responses, r.URL.EscapedPath())
-		if !ok || string(body) == "null" {
-			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"error":{"message":"not found"}}`))
-			return
-		}
-		_, _ = w.Write(body)
-	}))
-	t.Cleanup(a.Close)
-	return a
-}
-
-// Calls returns the request URIs received so far.
-func (a *API) Calls() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.calls...)
-}
-
-// Auth returns the credentials (Authorization or X-API-TOKEN) of each call.
-func (a *API) Auth() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.auth...)
 }
