@@ -133,8 +133,16 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	cfg.Mappings = specs
 	if merr == nil {
 		for _, name := range sortedNames(cfg.Sources) {
-			if p := cfg.Sources[name].Provider; p != "" && p != "form" && specs[p] == nil {
-				errs.Add("sources."+name+".provider", "no mapping for provider %q in %s", p, cfg.MappingsDir)
+			sc := cfg.Sources[name]
+			spec := specs[sc.MappingName()]
+			switch {
+			case sc.Provider == "" || sc.Provider == "form" && sc.Mapping == "":
+			case spec == nil && sc.Mapping != "":
+				errs.Add("sources."+name+".mapping", "no mapping %s.yaml in %s", sc.Mapping, cfg.MappingsDir)
+			case spec == nil:
+				errs.Add("sources."+name+".provider", "no mapping for provider %q in %s", sc.Provider, cfg.MappingsDir)
+			case spec.Spec().Provider != sc.Provider:
+				errs.Add("sources."+name+".mapping", "%s.yaml maps provider %q, not the source's %q", sc.MappingName(), spec.Spec().Provider, sc.Provider)
 			}
 		}
 	}

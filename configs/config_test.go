@@ -3,6 +3,7 @@ package configs
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -162,5 +163,48 @@ sources:
 	}
 	if cfg.Admin.Token.Reveal() != "default-token-0123456789" || cfg.Sources["form"].Token.Reveal() != "form-secret-0123456789" {
 		t.Fatalf("expansion: admin=%q form=%q", cfg.Admin.Token.Reveal(), cfg.Sources["form"].Token.Reveal())
+	}
+}
+
+// A second form of one provider is onboarded with a mapping file of its
+// own and a source that names it; a source cannot borrow another
+// provider's mapping.
+func TestASourceMayNameItsOwnMappingOfItsProvider(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(dir, "mappings"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("mappings/typeform.yaml", "provider: typeform\nidentities: {email: {path: email}}\n")
+	write("mappings/typeform_churn_survey.yaml", "provider: typeform\nidentities: {email: {path: \"form_response.hidden.email\"}}\n")
+	write("mappings/webflow.yaml", "provider: webflow\nidentities: {email: {path: email}}\n")
+	base := `
+admin: {token: a-long-enough-admin-token}
+sources:
+  typeform: {provider: typeform, secret: s3cret}
+  churn: {provider: typeform, secret: s3cret, mapping: typeform_churn_survey}
+`
+	write("ok.yaml", base)
+	cfg, err := Load(filepath.Join(dir, "ok.yaml"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sources["churn"].MappingName() != "typeform_churn_survey" || cfg.Mappings["typeform_churn_survey"] == nil {
+		t.Fatalf("mappings %v", cfg.Mappings)
+	}
+	write("bad.yaml", base+`  borrowed: {provider: typeform, secret: s3cret, mapping: webflow}
+  missing: {provider: typeform, secret: s3cret, mapping: nope}
+`)
+	_, err = Load(filepath.Join(dir, "bad.yaml"), env(nil))
+	for _, want := range []string{`sources.borrowed.mapping: webflow.yaml maps provider "webflow", not the source's "typeform"`,
+		"sources.missing.mapping: no mapping nope.yaml"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in %v", want, err)
+		}
 	}
 }

@@ -8,11 +8,15 @@ import (
 	"strings"
 
 	"github.com/cyclehub/cyclehub/mapping"
+	"github.com/cyclehub/cyclehub/webhooks"
 )
 
-// LoadMappings reads every <provider>.yaml in dir as a declarative mapping,
-// strictly, and compiles it. The error lists every problem of every file,
-// each prefixed by the file name.
+// LoadMappings reads every <name>.yaml in dir as a declarative mapping,
+// strictly, and compiles it; the result is keyed by name. A provider's
+// default mapping is named as the provider; others (a second form of the
+// same provider) are named freely and chosen by a source's mapping key.
+// The error lists every problem of every file, each prefixed by the file
+// name.
 func LoadMappings(dir string) (map[string]*mapping.Compiled, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -39,11 +43,11 @@ func LoadMappings(dir string) (map[string]*mapping.Compiled, error) {
 			continue
 		}
 		provider := c.Spec().Provider
-		if want := strings.TrimSuffix(filepath.Base(f), ".yaml"); provider != want {
-			errs.Add(name+".provider", "is %q but the file is named %s.yaml", provider, want)
+		if _, known := webhooks.Providers()[provider]; !known {
+			errs.Add(name+".provider", "unknown provider %q", provider)
 			continue
 		}
-		out[provider] = c
+		out[strings.TrimSuffix(filepath.Base(f), ".yaml")] = c
 	}
 	if err := errs.sorted().Err(); err != nil {
 		return nil, err

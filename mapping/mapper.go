@@ -6,6 +6,16 @@ import "fmt"
 type SourceSpec struct {
 	Provider      string
 	DefaultRegion string
+	// Mapping is the name of the source's declarative mapping; the
+	// provider's name when empty.
+	Mapping string
+}
+
+func (s SourceSpec) mapping() string {
+	if s.Mapping != "" {
+		return s.Mapping
+	}
+	return s.Provider
 }
 
 // Mapper maps raw requests of every configured source into canonical
@@ -17,7 +27,7 @@ type Mapper struct {
 }
 
 // NewMapper returns a mapper for the given sources (by source name) and
-// compiled provider specs (by provider).
+// compiled declarative mappings (by mapping name).
 func NewMapper(sources map[string]SourceSpec, specs map[string]*Compiled) *Mapper {
 	return &Mapper{sources: sources, specs: specs}
 }
@@ -37,7 +47,7 @@ func (m *Mapper) source(req *RawRequest) SourceSpec {
 // request until its mapping changes.
 func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
 	spec := m.source(req)
-	if c, ok := m.specs[spec.Provider]; ok {
+	if c, ok := m.specs[spec.mapping()]; ok {
 		doc, err := c.Decode(req)
 		if err != nil {
 			return nil, err
@@ -51,13 +61,13 @@ func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
 		}
 		return []*Event{ev}, nil
 	}
-	return nil, &UnmappableError{Reason: fmt.Sprintf("no mapping for provider %q", spec.Provider)}
+	return nil, &UnmappableError{Reason: fmt.Sprintf("no mapping %q for provider %q", spec.mapping(), spec.Provider)}
 }
 
 // NextFetch returns the next API call req needs given the documents
 // fetched so far, or nil when it has them all (see Compiled.NextFetch).
 func (m *Mapper) NextFetch(req *RawRequest, fetched Fetched) (*FetchRequest, error) {
-	c, ok := m.specs[m.source(req).Provider]
+	c, ok := m.specs[m.source(req).mapping()]
 	if !ok || !c.NeedsFetch() {
 		return nil, nil
 	}
@@ -68,10 +78,10 @@ func (m *Mapper) NextFetch(req *RawRequest, fetched Fetched) (*FetchRequest, err
 	return c.NextFetch(doc, fetched)
 }
 
-// APIBase returns the default API base of a provider's fetches ("" when
+// APIBase returns the default API base of a mapping's fetches ("" when
 // it fetches nothing).
-func (m *Mapper) APIBase(provider string) string {
-	if c, ok := m.specs[provider]; ok {
+func (m *Mapper) APIBase(mappingName string) string {
+	if c, ok := m.specs[mappingName]; ok {
 		return c.spec.APIBase
 	}
 	return ""

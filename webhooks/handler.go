@@ -66,7 +66,7 @@ func NewHandler(cfg Config, sources map[string]SourceConfig, specs map[string]*m
 	h := &Handler{cfg: cfg, sources: map[string]*source{}, inbox: inbox, dedup: dedup, log: log, now: now}
 	for name, sc := range sources {
 		src := newSource(name, sc)
-		src.spec = specs[sc.Provider]
+		src.spec = specs[sc.MappingName()]
 		h.sources[name] = src
 	}
 	return h

@@ -45,6 +45,19 @@ type SourceConfig struct {
 	APIBase  string        `yaml:"api_base"`
 	// DefaultRegion is the ISO region for national phone numbers.
 	DefaultRegion string `yaml:"default_region"`
+	// Mapping names the declarative mapping (mappings/<name>.yaml) the
+	// source's requests are read with; by default the provider's own. A
+	// second Typeform form with other question refs gets a mapping of its
+	// own (provider: typeform) and a source that names it.
+	Mapping string `yaml:"mapping"`
+}
+
+// MappingName is the mapping the source uses: Mapping, or the provider's.
+func (c SourceConfig) MappingName() string {
+	if c.Mapping != "" {
+		return c.Mapping
+	}
+	return c.Provider
 }
 
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

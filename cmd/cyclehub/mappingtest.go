@@ -54,10 +54,10 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 	}
 	req, responses := sampleRequest(data, *contentType)
 	req.Source, req.Provider, req.RequestID = *source, src.Provider, "00000000-0000-0000-0000-000000000000"
-	mapper := mapping.NewMapper(map[string]mapping.SourceSpec{*source: {Provider: src.Provider, DefaultRegion: src.DefaultRegion}}, cfg.Mappings)
+	mapper := mapping.NewMapper(map[string]mapping.SourceSpec{*source: {Provider: src.Provider, DefaultRegion: src.DefaultRegion, Mapping: src.Mapping}}, cfg.Mappings)
 
-	out := map[string]any{"source": *source, "provider": src.Provider}
-	if c := cfg.Mappings[src.Provider]; c != nil {
+	out := map[string]any{"source": *source, "provider": src.Provider, "mapping": src.MappingName()}
+	if c := cfg.Mappings[src.MappingName()]; c != nil {
 		doc, err := c.Decode(req)
 		if err != nil {
 			fmt.Fprintf(stderr, "mapping test: %v\n", err)
@@ -73,7 +73,7 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 		if *live {
 			base := src.APIBase
 			if base == "" {
-				base = mapper.APIBase(src.Provider)
+				base = mapper.APIBase(src.MappingName())
 			}
 			return providerapi.New(cfg.Fetch.HTTP).Get(context.Background(), providerapi.Credentials{Base: base, Token: src.APIToken}, f)
 		}

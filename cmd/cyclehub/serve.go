@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 
 	specs := map[string]mapping.SourceSpec{}
 	for name, s := range cfg.Sources {
-		specs[name] = mapping.SourceSpec{Provider: s.Provider, DefaultRegion: s.DefaultRegion}
+		specs[name] = mapping.SourceSpec{Provider: s.Provider, DefaultRegion: s.DefaultRegion, Mapping: s.Mapping}
 	}
 	mapper := mapping.NewMapper(specs, cfg.Mappings)
 	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapper, logger.WithField("component", "pipeline"), now)

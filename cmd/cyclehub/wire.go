@@ -70,7 +70,7 @@ func newProviderAPI(cfg *configs.Config, mapper *mapping.Mapper) providerAPI {
 	for name, sc := range cfg.Sources {
 		base := sc.APIBase
 		if base == "" {
-			base = mapper.APIBase(sc.Provider)
+			base = mapper.APIBase(sc.MappingName())
 		}
 		a.creds[name] = providerapi.Credentials{Base: base, Token: sc.APIToken}
 	}
