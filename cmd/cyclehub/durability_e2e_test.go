@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cyclehub/cyclehub/internal/secret"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
 	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
+	"github.com/cyclehub/cyclehub/webhooks"
 )
 
 // The 2xx is sent only after commit: with PostgreSQL stopped the sender is
@@ -60,6 +65,38 @@ func TestStorageDownAnswers503AndTheRetrySucceeds(t *testing.T) {
 		t.Fatalf("customer = %v", c)
 	}
 	d.waitCustomer("before@example.com")
+}
+
+// With Redis unreachable, ingest goes on and a redelivery is still
+// recognized (the inbox's unique key is the backstop): it is answered
+// 200 duplicate and has no second effect.
+func TestWithRedisDownIngestAndDedupStayCorrect(t *testing.T) {
+	_, brokers := testsvc.Kafka(t)
+	cfg := testConfig(t, pgtest.URL(t), brokers)
+	cfg.Redis.URL = secret.Secret(fmt.Sprintf("redis://127.0.0.1:%d/0", testsvc.FreePort(t)))
+	cfg.Sources["typeform"] = webhooks.SourceConfig{Provider: "typeform", Secret: "redis-down-secret"}
+	d := startDaemon(t, cfg)
+
+	body := `{"event_id":"e1","event_type":"form_response","form_response":{"form_id":"f","token":"tok-1",` +
+		`"submitted_at":"2025-03-14T12:00:00Z","answers":[{"type":"email","email":"nored@example.com","field":{"ref":"email","type":"email"}}]}}`
+	post := func() (int, map[string]string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+d.httpAddr+"/hooks/typeform", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		mac := hmac.New(sha256.New, []byte("redis-down-secret"))
+		mac.Write([]byte(body))
+		req.Header.Set("Typeform-Signature", "sha256="+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		return do(t, req)
+	}
+	if code, out := post(); code != http.StatusAccepted {
+		t.Fatalf("first delivery with Redis down: %d %v", code, out)
+	}
+	if code, out := post(); code != http.StatusOK || out["status"] != "duplicate" {
+		t.Fatalf("redelivery with Redis down: %d %v, want 200 duplicate", code, out)
+	}
+	d.waitCustomer("nored@example.com")
+	if n := queryInt(t, cfg.Postgres.URL.Reveal(), `SELECT count(*) FROM timeline`); n != 1 {
+		t.Fatalf("%d timeline entries, want 1", n)
+	}
 }
 
 // buildDaemon compiles the cyclehub binary for subprocess tests.
