@@ -229,7 +229,8 @@ func (c *Compiled) NextFetch(doc *Document, fetched Fetched) (*FetchRequest, err
 	return nil, nil
 }
 
-// recordEnv is the env of one record, with its vars computed.
+// recordEnv is the env of one record, with its vars and views computed
+// from the documents fetched so far.
 func (c *Compiled) recordEnv(doc *Document, rec any, docs map[string]any, region string) *env {
 	e := newEnv(doc, rec, docs, region)
 	if len(c.vars) > 0 {
@@ -240,6 +241,13 @@ func (c *Compiled) recordEnv(doc *Document, rec any, docs map[string]any, region
 			}
 		}
 		docs["vars"] = vars
+	}
+	for _, v := range c.views {
+		args := make([]any, len(v.from))
+		for j, name := range v.from {
+			args[j] = docs[name]
+		}
+		docs[v.name] = v.fn(args...)
 	}
 	return e
 }
@@ -306,13 +314,6 @@ func (c *Compiled) MapFetched(doc *Document, defaultRegion string, fetched Fetch
 			if _, ok := docs[f.spec.Name]; !ok && (f.when == nil || f.when.holds(e)) {
 				return nil, &UnmappableError{Reason: fmt.Sprintf("record %d: %s was not fetched", i, f.spec.Name)}
 			}
-		}
-		for _, v := range c.views {
-			args := make([]any, len(v.from))
-			for j, name := range v.from {
-				args[j] = docs[name]
-			}
-			docs[v.name] = v.fn(args...)
 		}
 		ev, err := c.mapRecord(e)
 		if err != nil {

@@ -153,8 +153,8 @@ func compileCondition(c Condition) (*condition, []error) {
 func (c *condition) holds(e *env) bool {
 	vals, err := c.val.eval(e)
 	v := ""
-	if err == nil && len(vals) > 0 {
-		v = vals[0]
+	if err == nil {
+		v = firstNonEmptyOf(vals)
 	}
 	switch {
 	case c.absent:

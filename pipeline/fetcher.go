@@ -20,7 +20,8 @@ import (
 type FetchConfig struct {
 	// Concurrency is the number of requests fetched at once.
 	Concurrency int `yaml:"concurrency"`
-	// BatchSize caps the requests leased per claim.
+	// BatchSize caps the requests leased per claim; more than Concurrency
+	// only makes leases wait in line.
 	BatchSize int `yaml:"batch_size"`
 	// Lease is how long a claimed request is the claimer's; a fetcher that
 	// dies leaves it to be claimed again after this.
@@ -38,7 +39,7 @@ type FetchConfig struct {
 // 12 attempts backing off from 10 s to at most 1 h, a failing fetch is
 // retried for about 6 hours.
 func DefaultFetchConfig() FetchConfig {
-	return FetchConfig{Concurrency: 8, BatchSize: 32, Lease: 2 * time.Minute, PollInterval: 500 * time.Millisecond,
+	return FetchConfig{Concurrency: 8, BatchSize: 8, Lease: 2 * time.Minute, PollInterval: 500 * time.Millisecond,
 		MaxAttempts: 12, MaxBackoff: time.Hour}
 }
 
