@@ -31,6 +31,11 @@ type RawRequest struct {
 	// DedupKey identifies a delivery for deduplication; empty when the
 	// provider gives none and the source does not derive one.
 	DedupKey string
+	// PriorDedupKey, when set, is the key of the same content in the
+	// previous dedup window: a request whose twin is stored under it is a
+	// duplicate too, so identical bodies count as one for at least a
+	// whole window, not just within one fixed bucket.
+	PriorDedupKey string
 	// Attempts counts earlier processing attempts that failed transiently.
 	Attempts int
 	// NeedsFetch says the provider sends only ids: API calls complete the

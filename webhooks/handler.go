@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,8 +48,10 @@ type Dedup interface {
 
 // Handler serves POST /hooks/{source}.
 type Handler struct {
-	cfg     Config
-	sources map[string]*source
+	cfg Config
+	// sources is swapped whole when the mappings are reloaded.
+	sources atomic.Pointer[map[string]*source]
+	configs map[string]SourceConfig
 	inbox   Inbox
 	dedup   Dedup
 	log     *logrus.Entry
@@ -63,13 +66,21 @@ type Handler struct {
 // then deduplicates).
 func NewHandler(cfg Config, sources map[string]SourceConfig, specs map[string]*mapping.Compiled, inbox Inbox,
 	dedup Dedup, log *logrus.Entry, now func() time.Time) *Handler {
-	h := &Handler{cfg: cfg, sources: map[string]*source{}, inbox: inbox, dedup: dedup, log: log, now: now}
-	for name, sc := range sources {
+	h := &Handler{cfg: cfg, configs: sources, inbox: inbox, dedup: dedup, log: log, now: now}
+	h.SetMappings(specs)
+	return h
+}
+
+// SetMappings switches to reloaded mappings; requests in flight finish
+// with the ones they started with.
+func (h *Handler) SetMappings(specs map[string]*mapping.Compiled) {
+	m := make(map[string]*source, len(h.configs))
+	for name, sc := range h.configs {
 		src := newSource(name, sc)
 		src.spec = specs[sc.MappingName()]
-		h.sources[name] = src
+		m[name] = src
 	}
-	return h
+	h.sources.Store(&m)
 }
 
 // Register adds the ingest routes to mux.
@@ -83,7 +94,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name := r.PathValue("source")
-	src, ok := h.sources[name]
+	src, ok := (*h.sources.Load())[name]
 	label := name
 	if !ok {
 		label = "_unknown"
@@ -124,12 +135,8 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) in
 		return writeError(w, http.StatusBadRequest, "unreadable_body", "could not read the request body")
 	}
 	now := h.now()
-	if src.provider.Verify != nil {
-		if err := src.provider.Verify(src.cfg, r, body, now); err != nil {
-			return writeError(w, http.StatusUnauthorized, "invalid_signature", err.Error())
-		}
-	} else if err := src.authenticate(r); err != nil {
-		return writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+	if code, err := src.check(r, body, now); err != nil {
+		return writeError(w, http.StatusUnauthorized, code, err.Error())
 	}
 
 	raw := h.rawRequest(r, src, body, now)
@@ -142,8 +149,12 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) in
 	}
 	if strings.HasPrefix(key, "sha256:") {
 		// A content hash only deduplicates within the window (a browser's
-		// double submit), never the same answers sent again next week.
-		key += ":" + itoa(now.UnixNano()/int64(h.cfg.DedupWindow))
+		// double submit), never the same answers sent again next week:
+		// the key names the window, and the twin of the window before
+		// counts too.
+		bucket := now.UnixNano() / int64(h.cfg.DedupWindow)
+		raw.PriorDedupKey = key + ":" + itoa(bucket-1)
+		key += ":" + itoa(bucket)
 	}
 	raw.DedupKey = key
 

@@ -22,6 +22,11 @@ type Provider struct {
 	Headers []string
 	// NeedsSecret says the source config must set Secret (validated at start-up).
 	NeedsSecret bool
+	// SignsOptionally: the provider signs only some of its webhooks (Tally
+	// without a signing secret, Webflow's dashboard-created webhooks,
+	// HubSpot's workflow action). A source with a Secret requires the
+	// signature; a source without one is protected by its token instead.
+	SignsOptionally bool
 }
 
 // Providers returns the registry by name; an explicit table, no init() magic.
@@ -31,23 +36,27 @@ func Providers() map[string]Provider {
 		// Web forms.
 		{Name: "form"},
 		{
-			Name:        "hubspot",
-			Verify:      verifyHubSpot,
-			Headers:     []string{"X-Hubspot-Signature-V3", "X-Hubspot-Request-Timestamp", "X-Hubspot-Signature", "X-Hubspot-Signature-Version"},
-			NeedsSecret: true,
+			// Webhooks API requests are signed; workflow "Send a webhook"
+			// posts are not (a source of its own, with a token).
+			Name:            "hubspot",
+			Verify:          verifyHubSpot,
+			Headers:         []string{"X-Hubspot-Signature-V3", "X-Hubspot-Request-Timestamp", "X-Hubspot-Signature", "X-Hubspot-Signature-Version"},
+			SignsOptionally: true,
 		},
 		{
-			Name:        "webflow",
-			Verify:      verifyWebflow,
-			Headers:     []string{"X-Webflow-Signature", "X-Webflow-Timestamp"},
-			NeedsSecret: true,
+			// Only webhooks created by an OAuth app (or through the API with
+			// a whsec_ secret) are signed.
+			Name:            "webflow",
+			Verify:          verifyWebflow,
+			Headers:         []string{"X-Webflow-Signature", "X-Webflow-Timestamp"},
+			SignsOptionally: true,
 		},
 		{
-			// Tally signs only when the webhook has a signing secret; a
-			// source without one is protected by its token.
-			Name:    "tally",
-			Verify:  verifyTally,
-			Headers: []string{"Tally-Signature"},
+			// Tally signs only when the webhook has a signing secret.
+			Name:            "tally",
+			Verify:          tallySignature.verify,
+			Headers:         []string{"Tally-Signature"},
+			SignsOptionally: true,
 		},
 		{Name: "jotform"},
 		{Name: "unbounce"},

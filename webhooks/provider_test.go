@@ -39,10 +39,11 @@ func TestProvidersRegistry(t *testing.T) {
 			}
 		}
 	})
-	t.Run("every signed provider but tally needs a secret", func(t *testing.T) {
+	t.Run("every signed provider needs a secret but those that sign optionally", func(t *testing.T) {
 		for _, name := range signed {
-			if want := name != "tally"; reg[name].NeedsSecret != want {
-				t.Errorf("%s NeedsSecret = %v, want %v", name, reg[name].NeedsSecret, want)
+			optional := slices.Contains([]string{"tally", "webflow", "hubspot"}, name)
+			if reg[name].NeedsSecret == optional || reg[name].SignsOptionally != optional {
+				t.Errorf("%s NeedsSecret = %v, SignsOptionally = %v", name, reg[name].NeedsSecret, reg[name].SignsOptionally)
 			}
 		}
 	})

@@ -108,6 +108,24 @@ func newSource(name string, cfg SourceConfig) *source {
 	return &source{name: name, cfg: cfg, provider: p, keep: append(slices.Clone(commonHeaders), p.Headers...)}
 }
 
+// check authenticates a request: by the provider's signature, or by the
+// source token. The code says which failed (invalid_signature,
+// unauthorized).
+func (s *source) check(r *http.Request, body []byte, now time.Time) (code string, err error) {
+	if s.signed() {
+		return "invalid_signature", s.provider.Verify(s.cfg, r, body, now)
+	}
+	return "unauthorized", s.authenticate(r)
+}
+
+// signed says the source's requests must carry the provider's signature:
+// always for providers that always sign, and for those that sign
+// optionally when the source has the signing secret. Otherwise the source
+// token protects it.
+func (s *source) signed() bool {
+	return s.provider.Verify != nil && (!s.provider.SignsOptionally || !s.cfg.Secret.IsZero())
+}
+
 // authenticate checks the source token, if one is configured: the HTTP
 // Basic password (or the user name, for tools that send an API key as the
 // user, like Freshdesk's "key:X"), the ?token= query parameter, or the
@@ -125,7 +143,7 @@ func (s *source) authenticate(r *http.Request) error {
 	if tok := r.PathValue("token"); tok != "" && s.cfg.Token.Equal(tok) {
 		return nil
 	}
-	return errors.New("missing or invalid source token (HTTP Basic password, ?token= or /hooks/<source>/<token>)")
+	return &AuthError{Reason: "missing or invalid source token (HTTP Basic password, ?token= or /hooks/<source>/<token>)"}
 }
 
 // decode checks that the body is well formed for the provider and returns

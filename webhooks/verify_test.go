@@ -323,40 +323,51 @@ func TestHubSpot(t *testing.T) {
 	}
 }
 
-func TestTally(t *testing.T) {
-	verify := verifierOf(t, "tally")
-	const token = "tally-source-token-0001"
-	s := schemeFor("tally")
-	unsigned := func(target string) *http.Request {
-		return httptest.NewRequest(http.MethodPost, target, bytes.NewReader(sampleBody))
-	}
-	basic := unsigned("/hooks/tally")
-	basic.SetBasicAuth("tally", token)
-
-	tests := []struct {
-		name    string
-		cfg     SourceConfig
-		req     *http.Request
-		accept  bool
-		mention []string
-	}{
-		{name: "a source with a secret accepts a signed request", cfg: s.cfg, req: s.request(sampleBody, signedAt, s.secretOf()), accept: true},
-		{name: "a source with a secret rejects an unsigned request even with the token", cfg: SourceConfig{Secret: s.cfg.Secret, Token: token}, req: unsigned("/hooks/tally?token=" + token), mention: []string{"missing", "Tally-Signature"}},
-		{name: "a source without a secret accepts the token as ?token=", cfg: SourceConfig{Token: token}, req: unsigned("/hooks/tally?token=" + token), accept: true},
-		{name: "a source without a secret accepts the token as the Basic password", cfg: SourceConfig{Token: token}, req: basic, accept: true},
-		{name: "a source without a secret rejects a wrong token", cfg: SourceConfig{Token: token}, req: unsigned("/hooks/tally?token=wrong-token-0000000"), mention: []string{"token"}},
-		{name: "a source without a secret rejects a request without the token", cfg: SourceConfig{Token: token}, req: s.request(sampleBody, signedAt, "any-secret"), mention: []string{"token"}},
-		{name: "a source with neither secret nor token accepts any request like an unsigned provider", cfg: SourceConfig{}, req: unsigned("/hooks/tally"), accept: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := verify(tt.cfg, tt.req, sampleBody, signedAt)
-			if tt.accept {
-				wantAccepted(t, err)
-				return
-			}
-			wantRejected(t, err, tt.mention, token, s.secretOf())
-		})
+// Tally, Webflow and HubSpot sign only some webhooks: a source with the
+// signing secret requires the signature, a source without one is
+// protected by its token instead (and a wrong token is "unauthorized",
+// not a bad signature).
+func TestProvidersThatSignOptionally(t *testing.T) {
+	const token = "optional-source-token-0001"
+	for _, provider := range []string{"tally", "webflow", "hubspot"} {
+		s := schemeFor(provider)
+		unsigned := func(target string) *http.Request {
+			return httptest.NewRequest(http.MethodPost, target, bytes.NewReader(sampleBody))
+		}
+		basic := unsigned("/hooks/x")
+		basic.SetBasicAuth("x", token)
+		tests := []struct {
+			name     string
+			cfg      SourceConfig
+			req      *http.Request
+			accept   bool
+			code     string
+			mentions []string
+		}{
+			{name: "with a secret, a signed request is accepted", cfg: s.cfg, req: s.request(sampleBody, signedAt, s.secretOf()), accept: true},
+			{name: "with a secret, an unsigned request is refused even with the token", cfg: SourceConfig{Provider: provider, Secret: s.cfg.Secret, Token: token},
+				req: unsigned("/hooks/x?token=" + token), code: "invalid_signature", mentions: []string{"missing"}},
+			{name: "without a secret, the token as ?token= is accepted", cfg: SourceConfig{Provider: provider, Token: token}, req: unsigned("/hooks/x?token=" + token), accept: true},
+			{name: "without a secret, the token as the Basic password is accepted", cfg: SourceConfig{Provider: provider, Token: token}, req: basic, accept: true},
+			{name: "without a secret, a wrong token is unauthorized", cfg: SourceConfig{Provider: provider, Token: token},
+				req: unsigned("/hooks/x?token=wrong-token-0000000"), code: "unauthorized", mentions: []string{"token"}},
+			{name: "without a secret, a signature is no substitute for the token", cfg: SourceConfig{Provider: provider, Token: token},
+				req: s.request(sampleBody, signedAt, "any-secret"), code: "unauthorized", mentions: []string{"token"}},
+			{name: "with neither secret nor token, the source is open", cfg: SourceConfig{Provider: provider}, req: unsigned("/hooks/x"), accept: true},
+		}
+		for _, tt := range tests {
+			t.Run(provider+": "+tt.name, func(t *testing.T) {
+				code, err := newSource("x", tt.cfg).check(tt.req, sampleBody, signedAt)
+				if tt.accept {
+					wantAccepted(t, err)
+					return
+				}
+				if code != tt.code {
+					t.Errorf("code %q, want %q", code, tt.code)
+				}
+				wantRejected(t, err, tt.mentions, token, s.secretOf())
+			})
+		}
 	}
 }
 

@@ -189,9 +189,12 @@ INSERT INTO inbox (request_id, source, provider, method, path, query, headers, b
 SELECT r.request_id, r.source, r.provider, r.method, r.path, r.query, r.headers::jsonb, r.body,
        r.received_at, NULLIF(r.dedup_key, ''), r.status, NULLIF(r.reason, ''), r.needs_fetch
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::bytea[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::boolean[])
+            $8::bytea[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[])
      AS r(request_id, source, provider, method, path, query, headers, body,
-          received_at, dedup_key, status, reason, needs_fetch)
+          received_at, dedup_key, status, reason, needs_fetch, prior_key)
+-- The same content stored in the previous dedup window is a duplicate too.
+WHERE r.prior_key = '' OR NOT EXISTS (
+    SELECT 1 FROM inbox x WHERE x.source = r.source AND x.dedup_key = r.prior_key)
 ON CONFLICT (source, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 RETURNING request_id::text`
 
@@ -204,6 +207,7 @@ func (w *InboxWriter) flush(ctx context.Context, batch []*appendReq) {
 		received                                                  = make([]time.Time, n)
 		dedups, statuses, reasons                                 = make([]string, n), make([]string, n), make([]string, n)
 		fetch                                                     = make([]bool, n)
+		priors                                                    = make([]string, n)
 	)
 	pending := false
 	for i, r := range batch {
@@ -214,7 +218,7 @@ func (w *InboxWriter) flush(ctx context.Context, batch []*appendReq) {
 		ids[i], sources[i], providers[i] = r.raw.RequestID, r.raw.Source, r.raw.Provider
 		methods[i], paths[i], queries[i], headers[i] = r.raw.Method, r.raw.Path, r.raw.Query, string(h)
 		bodies[i], received[i], dedups[i] = r.raw.Body, r.raw.ReceivedAt, r.raw.DedupKey
-		statuses[i], reasons[i], fetch[i] = r.status, r.reason, r.raw.NeedsFetch
+		statuses[i], reasons[i], fetch[i], priors[i] = r.status, r.reason, r.raw.NeedsFetch, r.raw.PriorDedupKey
 		if bodies[i] == nil {
 			bodies[i] = []byte{}
 		}
@@ -223,7 +227,7 @@ func (w *InboxWriter) flush(ctx context.Context, batch []*appendReq) {
 	inserted := make(map[string]bool, n)
 	err := func() error {
 		rows, err := w.store.pool.Query(ctx, insertInboxSQL, ids, sources, providers, methods, paths,
-			queries, headers, bodies, received, dedups, statuses, reasons, fetch)
+			queries, headers, bodies, received, dedups, statuses, reasons, fetch, priors)
 		if err != nil {
 			return err
 		}

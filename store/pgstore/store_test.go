@@ -146,6 +146,32 @@ func TestRedeliveryWithTheSameDedupKeyIsStoredOnce(t *testing.T) {
 	}
 }
 
+// A content hash is keyed by its dedup window; its twin stored in the
+// window before is a duplicate too, so a double submit across a window
+// boundary is stored once.
+func TestTheSameContentInThePreviousWindowIsADuplicate(t *testing.T) {
+	st, url := pgtest.Open(t)
+	w := runWriter(t, st, pgstore.DefaultInboxWriterConfig())
+	ctx := context.Background()
+	first := rawRequest("form", "sha256:abc:41")
+	if dup, err := w.Append(ctx, first); err != nil || dup {
+		t.Fatalf("first: dup=%v err=%v", dup, err)
+	}
+	next := rawRequest("form", "sha256:abc:42")
+	next.PriorDedupKey = "sha256:abc:41"
+	if dup, err := w.Append(ctx, next); err != nil || !dup {
+		t.Fatalf("the twin one window later: dup=%v err=%v, want duplicate", dup, err)
+	}
+	later := rawRequest("form", "sha256:abc:44")
+	later.PriorDedupKey = "sha256:abc:43"
+	if dup, err := w.Append(ctx, later); err != nil || dup {
+		t.Fatalf("the same content two windows later: dup=%v err=%v, want stored", dup, err)
+	}
+	if got := count(t, url, `SELECT count(*) FROM inbox`); got != 2 {
+		t.Fatalf("inbox has %d rows, want 2", got)
+	}
+}
+
 func TestRejectedRequestsAreKeptButNeverClaimed(t *testing.T) {
 	st, url := pgtest.Open(t)
 	w := runWriter(t, st, pgstore.DefaultInboxWriterConfig())
