@@ -2,7 +2,11 @@ package mapping
 
 import (
 	"strings"
+	"sync"
 	"unicode"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -24,8 +28,9 @@ var countryNames = map[string]string{
 	"united states of america": "US", "usa": "US", "us": "US", "vietnam": "VN", "deutschland": "DE",
 }
 
-// CountryCode returns the ISO 3166 alpha-2 code for an ISO code or a common
-// country name, or "" when unknown.
+// CountryCode returns the ISO 3166 alpha-2 code for an ISO code, a common
+// country name (English or the country's own: "Deutschland", "Brasil"), or
+// any country's English name in CLDR ("Côte d’Ivoire"); "" when unknown.
 func CountryCode(v string) string {
 	s := strings.TrimSpace(v)
 	if len(s) == 2 {
@@ -34,8 +39,33 @@ func CountryCode(v string) string {
 			return up
 		}
 	}
-	return countryNames[strings.ToLower(s)]
+	key := strings.ToLower(s)
+	if c, ok := countryNames[key]; ok {
+		return c
+	}
+	return cldrCountries()[strings.NewReplacer("’", "'", ".", "").Replace(key)]
 }
+
+// cldrCountries maps every country's English CLDR name (lowercase,
+// "’" as "'", dots dropped) to its code; built once, on first use.
+var cldrCountries = sync.OnceValue(func() map[string]string {
+	names := display.English.Regions()
+	out := map[string]string{}
+	norm := strings.NewReplacer("’", "'", ".", "")
+	for a := 'A'; a <= 'Z'; a++ {
+		for b := 'A'; b <= 'Z'; b++ {
+			code := string([]rune{a, b})
+			r, err := language.ParseRegion(code)
+			if err != nil || !r.IsCountry() {
+				continue
+			}
+			if n := names.Name(r); n != "" {
+				out[norm.Replace(strings.ToLower(n))] = code
+			}
+		}
+	}
+	return out
+})
 
 // languageRegions are languages spoken natively in essentially one
 // country: a bare "ja" locale reads national phone numbers as Japanese.

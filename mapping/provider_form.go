@@ -105,7 +105,7 @@ func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
 	setTrait(ev.Traits, "full_name", full)
 	setTrait(ev.Traits, "company", pick("company"))
 	setTrait(ev.Traits, "job_title", pick("job_title"))
-	setTrait(ev.Traits, "country", pick("country"))
+	setTrait(ev.Traits, "country", CountryCode(pick("country")))
 
 	ev.Attribution = formTouch(idx, pick("page_url"), firstNonEmpty(pick("referrer"), req.Header("Referer")), req)
 	if msg := pick("message"); msg != "" {

@@ -301,7 +301,7 @@ func TestMapFormFieldNames(t *testing.T) {
 		{
 			name:   "a two-letter country field sets the region for a national phone",
 			body:   "email=a%40example.com&phone=601+234+567&country=pl",
-			traits: map[string]string{"email": "a@example.com", "phone": "+48601234567", "phone_country": "PL", "country": "pl"},
+			traits: map[string]string{"email": "a@example.com", "phone": "+48601234567", "phone_country": "PL", "country": "PL"},
 		},
 	}
 	for _, tt := range tests {
