@@ -39,8 +39,10 @@ type Config struct {
 	// (<provider>.yaml); relative to the config file's directory.
 	MappingsDir string `yaml:"mappings_dir"`
 
-	// Mappings are the compiled mappings, by provider (loaded by Load).
+	// Mappings are the compiled mappings, by name (loaded by Load).
 	Mappings map[string]*mapping.Compiled `yaml:"-"`
+	// mappingsPath is MappingsDir resolved against the config file.
+	mappingsPath string
 }
 
 // FetchConfig configures the completion of id-only webhooks with the
@@ -70,8 +72,7 @@ type LogConfig struct {
 }
 
 // Default returns the configuration with every default applied: the single
-// place defaults are defined (the README's reference is generated from
-// the same values).
+// place defaults are defined (docs/configuration.md lists them).
 func Default() Config {
 	return Config{
 		HTTP:     webhooks.DefaultConfig(),
@@ -122,7 +123,8 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 			_ = derr // already reported by Parse
 		}
 	}
-	specs, merr := LoadMappings(mappingsDir(path, cfg.MappingsDir))
+	cfg.mappingsPath = mappingsDir(path, cfg.MappingsDir)
+	specs, merr := cfg.loadMappings()
 	var mErrs Errors
 	switch {
 	case errors.As(merr, &mErrs):
@@ -131,25 +133,48 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 		errs.Add("mappings_dir", "%v", merr)
 	}
 	cfg.Mappings = specs
-	if merr == nil {
-		for _, name := range sortedNames(cfg.Sources) {
-			sc := cfg.Sources[name]
-			spec := specs[sc.MappingName()]
-			switch {
-			case sc.Provider == "" || sc.Provider == "form" && sc.Mapping == "":
-			case spec == nil && sc.Mapping != "":
-				errs.Add("sources."+name+".mapping", "no mapping %s.yaml in %s", sc.Mapping, cfg.MappingsDir)
-			case spec == nil:
-				errs.Add("sources."+name+".provider", "no mapping for provider %q in %s", sc.Provider, cfg.MappingsDir)
-			case spec.Spec().Provider != sc.Provider:
-				errs.Add("sources."+name+".mapping", "%s.yaml maps provider %q, not the source's %q", sc.MappingName(), spec.Spec().Provider, sc.Provider)
-			}
-		}
-	}
 	if err := errs.sorted().Err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// ReloadMappings reads the mappings directory again (SIGHUP) and checks
+// it against the sources. On any error the caller keeps the mappings it
+// has; the error lists every problem.
+func (c *Config) ReloadMappings() (map[string]*mapping.Compiled, error) {
+	return c.loadMappings()
+}
+
+// loadMappings loads and compiles the mappings and checks that each
+// source has the mapping it names, of its own provider.
+func (c *Config) loadMappings() (map[string]*mapping.Compiled, error) {
+	dir := c.mappingsPath
+	if dir == "" {
+		dir = c.MappingsDir // a Config built in code: relative to the working directory
+	}
+	specs, err := LoadMappings(dir)
+	if err != nil {
+		return nil, err
+	}
+	var errs Errors
+	for _, name := range sortedNames(c.Sources) {
+		sc := c.Sources[name]
+		spec := specs[sc.MappingName()]
+		switch {
+		case sc.Provider == "" || sc.Provider == "form" && sc.Mapping == "":
+		case spec == nil && sc.Mapping != "":
+			errs.Add("sources."+name+".mapping", "no mapping %s.yaml in %s", sc.Mapping, c.MappingsDir)
+		case spec == nil:
+			errs.Add("sources."+name+".provider", "no mapping for provider %q in %s", sc.Provider, c.MappingsDir)
+		case spec.Spec().Provider != sc.Provider:
+			errs.Add("sources."+name+".mapping", "%s.yaml maps provider %q, not the source's %q", sc.MappingName(), spec.Spec().Provider, sc.Provider)
+		}
+	}
+	if err := errs.sorted().Err(); err != nil {
+		return specs, err
+	}
+	return specs, nil
 }
 
 func sortedNames[V any](m map[string]V) []string {

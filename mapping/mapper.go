@@ -1,6 +1,9 @@
 package mapping
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // SourceSpec is what the mapper needs to know about one configured source.
 type SourceSpec struct {
@@ -23,13 +26,25 @@ func (s SourceSpec) mapping() string {
 // mapper for provider "form".
 type Mapper struct {
 	sources map[string]SourceSpec
-	specs   map[string]*Compiled
+	// specs is swapped whole when the mappings are reloaded.
+	specs atomic.Pointer[map[string]*Compiled]
 }
 
 // NewMapper returns a mapper for the given sources (by source name) and
 // compiled declarative mappings (by mapping name).
 func NewMapper(sources map[string]SourceSpec, specs map[string]*Compiled) *Mapper {
-	return &Mapper{sources: sources, specs: specs}
+	m := &Mapper{sources: sources}
+	m.SetMappings(specs)
+	return m
+}
+
+// SetMappings switches to reloaded mappings; a request being mapped
+// finishes with the ones it started with.
+func (m *Mapper) SetMappings(specs map[string]*Compiled) { m.specs.Store(&specs) }
+
+func (m *Mapper) spec(name string) (*Compiled, bool) {
+	c, ok := (*m.specs.Load())[name]
+	return c, ok
 }
 
 func (m *Mapper) source(req *RawRequest) SourceSpec {
@@ -47,7 +62,7 @@ func (m *Mapper) source(req *RawRequest) SourceSpec {
 // request until its mapping changes.
 func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
 	spec := m.source(req)
-	if c, ok := m.specs[spec.mapping()]; ok {
+	if c, ok := m.spec(spec.mapping()); ok {
 		doc, err := c.Decode(req)
 		if err != nil {
 			return nil, err
@@ -67,7 +82,7 @@ func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
 // NextFetch returns the next API call req needs given the documents
 // fetched so far, or nil when it has them all (see Compiled.NextFetch).
 func (m *Mapper) NextFetch(req *RawRequest, fetched Fetched) (*FetchRequest, error) {
-	c, ok := m.specs[m.source(req).mapping()]
+	c, ok := m.spec(m.source(req).mapping())
 	if !ok || !c.NeedsFetch() {
 		return nil, nil
 	}
@@ -81,7 +96,7 @@ func (m *Mapper) NextFetch(req *RawRequest, fetched Fetched) (*FetchRequest, err
 // APIBase returns the default API base of a mapping's fetches ("" when
 // it fetches nothing).
 func (m *Mapper) APIBase(mappingName string) string {
-	if c, ok := m.specs[mappingName]; ok {
+	if c, ok := m.spec(mappingName); ok {
 		return c.spec.APIBase
 	}
 	return ""

@@ -40,6 +40,8 @@ type Spec struct {
 	Vars map[string]ValueSpec `yaml:"vars"`
 	// APIBase is the provider's API (https://graph.facebook.com); a
 	// source's api_base overrides it (tests point it at a local server).
+	// Empty for per-account APIs (https://<subdomain>.zendesk.com): the
+	// source must then set it.
 	APIBase string `yaml:"api_base"`
 	// Fetch lists API calls made for each record, in order, before it is
 	// mapped, for providers whose webhooks carry only ids. A fetched
@@ -307,9 +309,6 @@ func (s *Spec) Compile() (*Compiled, []error) {
 		}
 		docs[f.Name] = true
 		c.fetches = append(c.fetches, cf)
-	}
-	if len(s.Fetch) > 0 && s.APIBase == "" {
-		add("api_base", "must be set when fetch is used (the provider's real API)")
 	}
 	for _, name := range sortedKeys(s.Views) {
 		vs := s.Views[name]

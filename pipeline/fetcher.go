@@ -36,11 +36,12 @@ type FetchConfig struct {
 }
 
 // DefaultFetchConfig returns the defaults documented in the README: with
-// 12 attempts backing off from 10 s to at most 1 h, a failing fetch is
-// retried for about 6 hours.
+// 20 attempts backing off from 10 s (doubling) to at most 2 h apart, a
+// failing fetch is retried for about 21 hours before quarantine,
+// about as long as providers keep a webhook's ids fetchable.
 func DefaultFetchConfig() FetchConfig {
 	return FetchConfig{Concurrency: 8, BatchSize: 8, Lease: 2 * time.Minute, PollInterval: 500 * time.Millisecond,
-		MaxAttempts: 12, MaxBackoff: time.Hour}
+		MaxAttempts: 20, MaxBackoff: 2 * time.Hour}
 }
 
 // Validate reports every problem with c, each prefixed by its key.

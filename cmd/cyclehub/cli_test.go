@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestCheckConfigListsEveryProblemAndExitsNonZero(t *testing.T) {
@@ -79,5 +82,19 @@ func TestMappingTestMapsAnIDOnlySampleWithItsRecordedAPIAnswers(t *testing.T) {
 	if code := run([]string{"mapping", "test", "--config", "../../configs/cyclehub.yaml", "--source", "zendesk", bare}, &stdout, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "needs GET /api/v2/users/20394857610.json") {
 		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestSIGHUPBecomesAReloadRequest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reloads := hangups(ctx) // registered before the signal is sent, so it cannot kill the test
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reloads:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reload request within 5s of SIGHUP")
 	}
 }

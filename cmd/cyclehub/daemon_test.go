@@ -31,6 +31,14 @@ type daemon struct {
 	opsAddr  string
 	cancel   context.CancelFunc
 	done     chan error
+	reloads  chan struct{}
+}
+
+// reload asks the daemon to reload its mappings (as SIGHUP does) and
+// returns once it has: the second send waits for the first reload to end.
+func (d *daemon) reload() {
+	d.reloads <- struct{}{}
+	d.reloads <- struct{}{}
 }
 
 // testConfig is a config on the test's own database, Redis and Kafka.
@@ -79,7 +87,7 @@ func startDaemonAt(t *testing.T, cfg *configs.Config, now func() time.Time) *dae
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{t: t, cfg: cfg, cancel: cancel, done: make(chan error, 1)}
+	d := &daemon{t: t, cfg: cfg, cancel: cancel, done: make(chan error, 1), reloads: make(chan struct{})}
 	ready := make(chan struct{})
 	logger := logrus.New()
 	logger.SetOutput(testLogWriter{t})
@@ -87,8 +95,9 @@ func startDaemonAt(t *testing.T, cfg *configs.Config, now func() time.Time) *dae
 	go func() {
 		d.done <- serve(ctx, cfg, logger, serveOptions{
 			httpListener: httpLn, opsListener: opsLn,
-			ready: func(h, o string) { d.httpAddr, d.opsAddr = h, o; close(ready) },
-			now:   now,
+			ready:  func(h, o string) { d.httpAddr, d.opsAddr = h, o; close(ready) },
+			now:    now,
+			reload: d.reloads,
 		})
 	}()
 	select {

@@ -18,7 +18,7 @@ Usage:
   cyclehub serve        [--config FILE]   run the daemon (migrates first)
   cyclehub migrate      [--config FILE]   apply database migrations and exit
   cyclehub check-config [--config] FILE   validate a config offline; lists every problem
-  cyclehub mapping test --source NAME [--config FILE] request.json
+  cyclehub mapping test --source NAME [--config FILE] [--content-type TYPE] [--fetch] request.json
                                           map a sample request offline; print the canonical events
   cyclehub version                        print the version
 

@@ -21,7 +21,7 @@ import (
 // every error.
 func runMapping(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(stderr, "usage: cyclehub mapping test --source NAME [--config FILE] [--content-type TYPE] request.json")
+		fmt.Fprintln(stderr, "usage: cyclehub mapping test --source NAME [--config FILE] [--content-type TYPE] [--fetch] request.json")
 		return 2
 	}
 	fs := flag.NewFlagSet("mapping test", flag.ContinueOnError)

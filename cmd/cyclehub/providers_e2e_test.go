@@ -291,3 +291,51 @@ func (a *fakeAPI) Auth() []string {
 	defer a.mu.Unlock()
 	return append([]string(nil), a.auth...)
 }
+
+// SIGHUP reloads the mappings: a changed mapping applies to the requests
+// mapped afterwards, and a broken one is refused, keeping the last good.
+func TestReloadingMappingsAppliesChangesAndKeepsTheLastGoodOnError(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "nps.yaml"), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const v1 = "provider: nps\nidentities: {email: {path: email}}\nproperties: {score: {path: score, transforms: [nps]}}\n"
+	write(v1)
+	_, brokers := testsvc.Kafka(t)
+	cfg := testConfig(t, pgtest.URL(t), brokers)
+	cfg.MappingsDir = dir
+	specs, err := configs.LoadMappings(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mappings = specs
+	cfg.Sources["nps"] = webhooks.SourceConfig{Provider: "nps"}
+	d := startDaemon(t, cfg)
+	post := func(email string) {
+		t.Helper()
+		if code, out := d.post("/hooks/nps", "application/json", `{"email":"`+email+`","score":9,"org":"Acme"}`); code != http.StatusAccepted {
+			t.Fatalf("post: %d %v", code, out)
+		}
+	}
+	post("before@example.com")
+	if c := d.waitCustomer("before@example.com"); c["traits"].(map[string]any)["company"] != nil {
+		t.Fatalf("v1 maps no company: %v", c)
+	}
+
+	write(v1 + "traits: {company: {path: org}}\n")
+	d.reload()
+	post("after@example.com")
+	if c := d.waitCustomer("after@example.com"); c["traits"].(map[string]any)["company"] != "Acme" {
+		t.Fatalf("the reloaded mapping was not applied: %v", c)
+	}
+
+	write("provider: nps\nidentities: {email: {path: [broken\n")
+	d.reload()
+	post("broken@example.com")
+	if c := d.waitCustomer("broken@example.com"); c["traits"].(map[string]any)["company"] != "Acme" {
+		t.Fatalf("a broken mapping replaced the last good one: %v", c)
+	}
+}

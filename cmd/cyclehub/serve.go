@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -37,7 +39,7 @@ func runServe(args []string, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signalContext(func() { log.Warn("second signal: exiting at once") })
 	defer stop()
-	if err := serve(ctx, cfg, log, serveOptions{}); err != nil {
+	if err := serve(ctx, cfg, log, serveOptions{reload: hangups(ctx)}); err != nil {
 		log.WithError(err).Error("cyclehub stopped with an error")
 		return 1
 	}
@@ -51,6 +53,8 @@ type serveOptions struct {
 	ready func(httpAddr, opsAddr string)
 	// now replaces the clock (signature windows of recorded samples).
 	now func() time.Time
+	// reload receives a value for each SIGHUP: reload the mappings.
+	reload <-chan struct{}
 }
 
 // serve runs the daemon until ctx is cancelled, then shuts down in order:
@@ -185,6 +189,10 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	httpDone := start("http", func() error { return serveHTTP(httpSrv, httpLn) })
 	opsDone := start("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
 
+	if opts.reload != nil {
+		go reloadMappings(pipeCtx, opts.reload, cfg, []mappingUser{mapper, hooks}, logger.WithField("component", "main"))
+	}
+
 	opsSrv.SetReady(true)
 	log.WithField("http_addr", httpLn.Addr().String()).WithField("ops_addr", opsLn.Addr().String()).
 		WithField("version", version).Info("cyclehub is serving")
@@ -292,4 +300,53 @@ func runRelay(ctx context.Context, sink *kafkasink.Sink, relay *pipeline.Relay, 
 		delay = min(delay*2, 10*time.Second)
 	}
 	return relay.Run(ctx)
+}
+
+// mappingUser is a component that reads the mappings.
+type mappingUser interface {
+	SetMappings(map[string]*mapping.Compiled)
+}
+
+// reloadMappings reads the mappings again on each signal and hands them to
+// every user at once; a file with a problem keeps the current mappings
+// and logs every problem.
+func reloadMappings(ctx context.Context, reload <-chan struct{}, cfg *configs.Config, users []mappingUser, log *logrus.Entry) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reload:
+		}
+		specs, err := cfg.ReloadMappings()
+		if err != nil {
+			log.WithError(err).Error("mappings not reloaded: keeping the current ones")
+			continue
+		}
+		for _, u := range users {
+			u.SetMappings(specs)
+		}
+		log.WithField("mappings", len(specs)).Info("mappings reloaded")
+	}
+}
+
+// hangups turns SIGHUP into reload requests until ctx ends.
+func hangups(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+				select {
+				case out <- struct{}{}:
+				default: // a reload is already pending
+				}
+			}
+		}
+	}()
+	return out
 }

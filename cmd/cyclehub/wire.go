@@ -61,28 +61,25 @@ func (a dedupAdapter) Release(ctx context.Context, source, key string) error {
 // source's base URL (the provider's real API unless the source overrides
 // it) and token.
 type providerAPI struct {
-	client *providerapi.Client
-	creds  map[string]providerapi.Credentials
+	client  *providerapi.Client
+	sources map[string]webhooks.SourceConfig
+	mapper  *mapping.Mapper
 }
 
 func newProviderAPI(cfg *configs.Config, mapper *mapping.Mapper) providerAPI {
-	a := providerAPI{client: providerapi.New(cfg.Fetch.HTTP), creds: map[string]providerapi.Credentials{}}
-	for name, sc := range cfg.Sources {
-		base := sc.APIBase
-		if base == "" {
-			base = mapper.APIBase(sc.MappingName())
-		}
-		a.creds[name] = providerapi.Credentials{Base: base, Token: sc.APIToken}
-	}
-	return a
+	return providerAPI{client: providerapi.New(cfg.Fetch.HTTP), sources: cfg.Sources, mapper: mapper}
 }
 
 func (a providerAPI) Fetch(ctx context.Context, source string, f *mapping.FetchRequest) (json.RawMessage, error) {
-	cred, ok := a.creds[source]
+	sc, ok := a.sources[source]
 	if !ok {
 		return nil, noSourceError(source)
 	}
-	return a.client.Get(ctx, cred, f)
+	base := sc.APIBase
+	if base == "" {
+		base = a.mapper.APIBase(sc.MappingName()) // the current mapping's, after a reload too
+	}
+	return a.client.Get(ctx, providerapi.Credentials{Base: base, Token: sc.APIToken}, f)
 }
 
 // noSourceError: a stored request's source was removed from the config.

@@ -179,10 +179,14 @@ func (a *API) findCustomer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id = mapping.Identity{Type: mapping.IdentityPhone, Value: p.E164}
+	case q.Get("user_id") != "":
+		id = mapping.Identity{Type: mapping.IdentityUserID, Value: strings.TrimSpace(q.Get("user_id"))}
 	case q.Get("external_id") != "":
 		id = mapping.Identity{Type: mapping.IdentityExternal, Value: strings.TrimSpace(q.Get("external_id"))}
+	case q.Get("anonymous_id") != "":
+		id = mapping.Identity{Type: mapping.IdentityAnonymous, Value: strings.TrimSpace(q.Get("anonymous_id"))}
 	default:
-		writeError(w, http.StatusBadRequest, "missing_query", "give one of email=, phone= or external_id=")
+		writeError(w, http.StatusBadRequest, "missing_query", "give one of email=, phone=, user_id=, external_id= or anonymous_id=")
 		return
 	}
 	if id.Value == "" {

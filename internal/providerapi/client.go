@@ -94,7 +94,7 @@ func New(cfg Config) *Client {
 // Get performs one fetch and returns the JSON document. Errors are *Error.
 func (c *Client) Get(ctx context.Context, cred Credentials, f *mapping.FetchRequest) (json.RawMessage, error) {
 	if cred.Base == "" {
-		return nil, &Error{Reason: "the source has no api_base", permanent: true}
+		return nil, &Error{Reason: "the source has no api_base: set it to the provider's API URL for your account", permanent: true}
 	}
 	if cred.Token.IsZero() {
 		return nil, &Error{Reason: "the source has no api_token to read " + f.Name + " with", permanent: true}
