@@ -96,15 +96,15 @@ func (c *Client) Get(ctx context.Context, cred Credentials, f *mapping.FetchRequ
 	if cred.Base == "" {
 		return nil, &Error{Reason: "the source has no api_base: set it to the provider's API URL for your account", permanent: true}
 	}
-	if cred.Token.IsZero() {
-		return nil, &Error{Reason: "the source has no api_token to read " + f.Name + " with", permanent: true}
-	}
 	req := c.http.R().SetContext(ctx)
 	for k, v := range f.Headers {
 		req.SetHeader(k, v)
 	}
 	tok := cred.Token.Reveal()
 	switch auth := f.Auth; {
+	case tok == "":
+		// No token configured: the call goes out without credentials (an
+		// internal proxy, a test double); a refusal is then final.
 	case auth == "bearer" || auth == "":
 		req.SetAuthToken(tok)
 	case auth == "basic":
@@ -121,7 +121,12 @@ func (c *Client) Get(ctx context.Context, cred Credentials, f *mapping.FetchRequ
 	if err != nil {
 		return nil, transportError(f, err)
 	}
-	return classify(f, resp.StatusCode(), resp.Header(), resp.Body())
+	doc, err := classify(f, resp.StatusCode(), resp.Header(), resp.Body())
+	if e, ok := err.(*Error); ok && tok == "" && (e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden) {
+		e.Reason = "fetch " + f.Name + ": HTTP " + strconv.Itoa(e.Status) + ": the source has no api_token: set it"
+		e.permanent = true
+	}
+	return doc, err
 }
 
 // transportError describes a failure before any response, without the URL

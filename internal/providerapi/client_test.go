@@ -143,10 +143,23 @@ func TestAFailedConnectionNamesNeitherURLNorToken(t *testing.T) {
 	}
 }
 
-func TestMissingCredentialsArePermanent(t *testing.T) {
-	_, err := testClient().Get(context.Background(), Credentials{Base: "http://127.0.0.1:1"}, &mapping.FetchRequest{Name: "lead", Path: "/x"})
+func TestWithoutATokenTheCallGoesOutBareAndARefusalIsFinal(t *testing.T) {
+	var auth string
+	srv, _ := server(t, func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}, status(401, ""))
+	cred := Credentials{Base: srv.URL}
+	if doc, err := testClient().Get(context.Background(), cred, &mapping.FetchRequest{Name: "lead", Path: "/x", Auth: "bearer"}); err != nil || auth != "" || string(doc) != `{"ok":true}` {
+		t.Fatalf("doc=%s err=%v auth=%q", doc, err, auth)
+	}
+	_, err := testClient().Get(context.Background(), cred, &mapping.FetchRequest{Name: "lead", Path: "/x", Auth: "bearer"})
 	var e *Error
-	if !errors.As(err, &e) || !e.Permanent() || !strings.Contains(err.Error(), "api_token") {
+	if !errors.As(err, &e) || !e.Permanent() || !strings.Contains(err.Error(), "no api_token") {
 		t.Fatalf("err = %v", err)
+	}
+	if _, err := testClient().Get(context.Background(), Credentials{Token: token}, &mapping.FetchRequest{Name: "lead", Path: "/x"}); err == nil ||
+		!strings.Contains(err.Error(), "api_base") {
+		t.Fatalf("without a base: %v", err)
 	}
 }
