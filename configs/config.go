@@ -33,6 +33,8 @@ type Config struct {
 	Pipeline pipeline.Config                  `yaml:"pipeline"`
 	Relay    pipeline.RelayConfig             `yaml:"relay"`
 	Fetch    FetchConfig                      `yaml:"fetch"`
+	Identity pipeline.IdentityConfig          `yaml:"identity"`
+	Privacy  PrivacyConfig                    `yaml:"privacy"`
 	Sources  map[string]webhooks.SourceConfig `yaml:"sources"`
 	Log      LogConfig                        `yaml:"log"`
 	// MappingsDir holds one declarative mapping per provider
@@ -50,6 +52,16 @@ type Config struct {
 type FetchConfig struct {
 	pipeline.FetchConfig `yaml:",inline"`
 	HTTP                 providerapi.Config `yaml:"http"`
+}
+
+// PrivacyConfig configures erasure and retention (DOMAIN.md, Privacy).
+type PrivacyConfig struct {
+	// SuppressionKey keys the hashes of erased people's identifiers on the
+	// suppression list. Changing it forgets who was erased: keep it as
+	// long as the data.
+	SuppressionKey secret.Secret `yaml:"suppression_key"`
+	// Retention bounds how long raw requests are kept.
+	Retention pipeline.RetentionConfig `yaml:"retention"`
 }
 
 // OpsConfig is the operator listener (/healthz, /readyz, /metrics, pprof).
@@ -84,6 +96,8 @@ func Default() Config {
 		Pipeline: pipeline.DefaultConfig(),
 		Relay:    pipeline.DefaultRelayConfig(),
 		Fetch:    FetchConfig{FetchConfig: pipeline.DefaultFetchConfig(), HTTP: providerapi.DefaultConfig()},
+		Identity: pipeline.DefaultIdentityConfig(),
+		Privacy:  PrivacyConfig{Retention: pipeline.DefaultRetentionConfig()},
 		Sources:  map[string]webhooks.SourceConfig{},
 		Log:      LogConfig{Level: "info", Format: "json"},
 
@@ -100,6 +114,8 @@ const (
 	EnvHTTPAddr     = "CYCLEHUB_HTTP_ADDR"
 	EnvOpsAddr      = "CYCLEHUB_OPS_ADDR"
 	EnvAdminToken   = "CYCLEHUB_ADMIN_TOKEN"
+	// EnvSuppressionKey overrides privacy.suppression_key.
+	EnvSuppressionKey = "CYCLEHUB_SUPPRESSION_KEY"
 )
 
 // Load reads, decodes, overrides from the environment and validates the
@@ -232,6 +248,9 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) {
 	if v, ok := lookup(EnvAdminToken); ok && v != "" {
 		c.Admin.Token = secret.Secret(v)
 	}
+	if v, ok := lookup(EnvSuppressionKey); ok && v != "" {
+		c.Privacy.SuppressionKey = secret.Secret(v)
+	}
 }
 
 // Validate checks every section and returns all problems with their paths.
@@ -270,6 +289,13 @@ func (c *Config) Validate() Errors {
 	section("relay", c.Relay.Validate())
 	section("fetch", c.Fetch.FetchConfig.Validate())
 	section("fetch.http", c.Fetch.HTTP.Validate())
+	section("identity", c.Identity.Validate())
+	section("privacy.retention", c.Privacy.Retention.Validate())
+	if c.Privacy.SuppressionKey.IsZero() {
+		errs.Add("privacy.suppression_key", "must be set (or %s): it keys the suppression list of erased people", EnvSuppressionKey)
+	} else if len(c.Privacy.SuppressionKey.Reveal()) < 16 {
+		errs.Add("privacy.suppression_key", "must be at least 16 characters")
+	}
 	if len(c.Sources) == 0 {
 		errs.Add("sources", "at least one source is required")
 	}

@@ -129,7 +129,7 @@ log:
 }
 
 func TestEnvironmentOverridesConnectionSettings(t *testing.T) {
-	data := []byte("admin: {token: file-token-0123456789}\nsources: {form: {provider: form}}\n")
+	data := []byte("admin: {token: file-token-0123456789}\nprivacy: {suppression_key: file-key-0123456789}\nsources: {form: {provider: form}}\n")
 	cfg, err := Parse(data, env(map[string]string{
 		EnvPostgresURL:  "postgres://u:pw@db.internal:5432/ch",
 		EnvRedisURL:     "redis://cache:6379/1",
@@ -154,6 +154,7 @@ func TestEnvironmentOverridesConnectionSettings(t *testing.T) {
 func TestSecretsExpandFromTheEnvironmentWithDefaults(t *testing.T) {
 	data := []byte(`
 admin: {token: "${ADMIN:-default-token-0123456789}"}
+privacy: {suppression_key: a-long-enough-suppression-key}
 sources:
   form: {provider: form, token: "${CYCLEHUB_SECRET_FORM}"}
 `)
@@ -185,6 +186,7 @@ func TestASourceMayNameItsOwnMappingOfItsProvider(t *testing.T) {
 	write("mappings/webflow.yaml", "provider: webflow\nidentities: {email: {path: email}}\n")
 	base := `
 admin: {token: a-long-enough-admin-token}
+privacy: {suppression_key: a-long-enough-suppression-key}
 sources:
   typeform: {provider: typeform, secret: s3cret}
   churn: {provider: typeform, secret: s3cret, mapping: typeform_churn_survey}

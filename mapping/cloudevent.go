@@ -14,6 +14,8 @@ import (
 const (
 	TypeCustomerCreated = "cyclehub.customer.created.v1"
 	TypeCustomerUpdated = "cyclehub.customer.updated.v1"
+	TypeCustomerMerged  = "cyclehub.customer.merged.v1"
+	TypeCustomerErased  = "cyclehub.customer.erased.v1"
 )
 
 // CloudEventSource is the `source` attribute of every event CycleHub emits.
@@ -130,4 +132,39 @@ func stripQuery(raw string) string {
 		return raw[:i]
 	}
 	return raw
+}
+
+// CustomerMergedData is the `data` of merged.v1, published on both keys:
+// the survivor's and the merged record's. Ids only.
+type CustomerMergedData struct {
+	SurvivorID string `json:"survivor_id"`
+	MergedID   string `json:"merged_id"`
+	// LinkedBy is the kind of identifier the event shared with both.
+	LinkedBy IdentityType `json:"linked_by"`
+	// Version is the version of the record the event is keyed by.
+	Version int64   `json:"version"`
+	Trigger Trigger `json:"trigger"`
+}
+
+// MergedEvent builds the merged.v1 event for c (the survivor or the merged
+// record, whose Version must already be the new one).
+func MergedEvent(c *Customer, survivorID, mergedID string, linkedBy IdentityType, trig Trigger) (*CloudEvent, error) {
+	return NewCloudEvent(TypeCustomerMerged, c, trig.OccurredAt, CustomerMergedData{
+		SurvivorID: survivorID, MergedID: mergedID, LinkedBy: linkedBy, Version: c.Version, Trigger: trig,
+	})
+}
+
+// CustomerErasedData is the `data` of erased.v1: ids only. Consumers drop
+// everything they hold about the customer.
+type CustomerErasedData struct {
+	CustomerID string `json:"customer_id"`
+	Version    int64  `json:"version"`
+	// SurvivorID is set when an erased record had been merged into another
+	// that was erased with it.
+	SurvivorID string `json:"survivor_id,omitempty"`
+}
+
+// ErasedEvent builds the erased.v1 event for c at its new version.
+func ErasedEvent(c *Customer, survivorID string, at time.Time) (*CloudEvent, error) {
+	return NewCloudEvent(TypeCustomerErased, c, at, CustomerErasedData{CustomerID: c.ID, Version: c.Version, SurvivorID: survivorID})
 }

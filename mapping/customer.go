@@ -16,6 +16,13 @@ type Customer struct {
 	Traits     map[string]TraitValue `json:"traits"`
 	FirstTouch *Touch                `json:"first_touch,omitempty"`
 	LastTouch  *Touch                `json:"last_touch,omitempty"`
+	// Consent is the current state per purpose (absent: unknown).
+	Consent map[string]ConsentState `json:"consent,omitempty"`
+	// MergedInto is the survivor's id once this record was merged.
+	MergedInto string `json:"merged_into,omitempty"`
+	// UserIDs are the tenant user ids the customer holds (loaded with it,
+	// not stored in the row): a merge may never give one person two.
+	UserIDs []string `json:"-"`
 }
 
 // TraitValue is a trait with its provenance: who said it, in which request,
@@ -32,11 +39,12 @@ type Change struct {
 	Created       bool
 	ChangedTraits []string
 	Attribution   bool
+	Consent       bool
 }
 
 // Changed reports whether the record changed (and so gets a new version).
 func (c Change) Changed() bool {
-	return c.Created || len(c.ChangedTraits) > 0 || c.Attribution
+	return c.Created || len(c.ChangedTraits) > 0 || c.Attribution || c.Consent
 }
 
 // NewCustomer starts a record for a person first seen in ev.
@@ -50,11 +58,12 @@ func NewCustomer(id string, ev *Event) *Customer {
 }
 
 // Apply folds ev into c by the survivorship rules and reports the change.
-// Traits: the latest non-empty value by event time wins (an older event
-// never overwrites a newer value). Attribution: first touch is the earliest
-// event that carried one, last touch the latest. The caller bumps Version
-// when the change is to be published.
-func (c *Customer) Apply(ev *Event, requestID string) Change {
+// Traits: by each trait's rule (by default the latest non-empty value by
+// event time: an older event never overwrites a newer value). Attribution:
+// first touch is the earliest event that carried one, last touch the
+// latest. Consent: the most recent explicit choice per purpose. The caller
+// bumps Version when the change is to be published.
+func (c *Customer) Apply(ev *Event, requestID string, s Survivorship) Change {
 	var ch Change
 	if c.Traits == nil {
 		c.Traits = map[string]TraitValue{}
@@ -64,32 +73,85 @@ func (c *Customer) Apply(ev *Event, requestID string) Change {
 		if v == "" {
 			continue
 		}
-		cur, ok := c.Traits[name]
-		if ok && (cur.Value == v || ev.OccurredAt.Before(cur.ObservedAt)) {
+		next := TraitValue{Value: v, Source: ev.Source, RequestID: requestID, ObservedAt: ev.OccurredAt}
+		if cur, ok := c.Traits[name]; ok && !s.wins(name, next, cur) {
 			continue
 		}
-		c.Traits[name] = TraitValue{Value: v, Source: ev.Source, RequestID: requestID, ObservedAt: ev.OccurredAt}
+		c.Traits[name] = next
 		ch.ChangedTraits = append(ch.ChangedTraits, name)
 	}
-	if t := ev.Attribution; !t.Empty() {
-		if c.FirstTouch == nil || t.At.Before(c.FirstTouch.At) {
-			c.FirstTouch = t
-			ch.Attribution = true
-		}
-		if c.LastTouch == nil || !t.At.Before(c.LastTouch.At) {
-			if c.LastTouch == nil || !sameTouch(c.LastTouch, t) {
-				ch.Attribution = true
-			}
-			c.LastTouch = t
+	ch.Attribution = c.touch(ev.Attribution)
+	for _, choice := range ev.Consent {
+		if c.applyConsent(choice, ev.Source, ev.OccurredAt) {
+			ch.Consent = true
 		}
 	}
-	if ev.OccurredAt.After(c.UpdatedAt) {
-		c.UpdatedAt = ev.OccurredAt
-	}
-	if ev.OccurredAt.Before(c.CreatedAt) {
-		c.CreatedAt = ev.OccurredAt
-	}
+	c.span(ev.OccurredAt, ev.OccurredAt)
 	return ch
+}
+
+// touch folds a marketing touch into first and last touch.
+func (c *Customer) touch(t *Touch) bool {
+	if t.Empty() {
+		return false
+	}
+	changed := false
+	if c.FirstTouch == nil || t.At.Before(c.FirstTouch.At) {
+		c.FirstTouch = t
+		changed = true
+	}
+	if c.LastTouch == nil || !t.At.Before(c.LastTouch.At) {
+		if c.LastTouch == nil || !sameTouch(c.LastTouch, t) {
+			changed = true
+		}
+		c.LastTouch = t
+	}
+	return changed
+}
+
+// span widens the record's time span to cover [from, to].
+func (c *Customer) span(from, to time.Time) {
+	if to.After(c.UpdatedAt) {
+		c.UpdatedAt = to
+	}
+	if from.Before(c.CreatedAt) {
+		c.CreatedAt = from
+	}
+}
+
+// Absorb merges m into c (c survives): every trait resolves by
+// survivorship, the earliest first touch and latest last touch win, the
+// most recent consent choice per purpose wins, and the record spans both
+// lifetimes. m is left a tombstone pointing at c, with no traits. It
+// returns the traits of c that changed.
+func (c *Customer) Absorb(m *Customer, s Survivorship) []string {
+	var changed []string
+	if c.Traits == nil {
+		c.Traits = map[string]TraitValue{}
+	}
+	for _, name := range sortedKeys(m.Traits) {
+		v := m.Traits[name]
+		if cur, ok := c.Traits[name]; ok && !s.wins(name, v, cur) {
+			continue
+		}
+		c.Traits[name] = v
+		changed = append(changed, name)
+	}
+	c.touch(m.FirstTouch)
+	c.touch(m.LastTouch)
+	for _, p := range sortedKeys(m.Consent) {
+		st := m.Consent[p]
+		c.applyConsent(ConsentChoice{Purpose: p, Status: st.Status, Method: st.Method}, st.Source, st.At)
+	}
+	c.span(m.CreatedAt, m.UpdatedAt)
+	for _, u := range m.UserIDs {
+		if !slices.Contains(c.UserIDs, u) {
+			c.UserIDs = append(c.UserIDs, u)
+		}
+	}
+	m.MergedInto = c.ID
+	m.Traits, m.FirstTouch, m.LastTouch, m.Consent, m.UserIDs = map[string]TraitValue{}, nil, nil, map[string]ConsentState{}, nil
+	return changed
 }
 
 // sameTouch compares two touches with their times by instant: == on

@@ -102,7 +102,7 @@ func TestCustomerApplyTraits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewCustomer("c1", tt.steps[0].ev)
 			for i, s := range tt.steps {
-				ch := c.Apply(s.ev, s.requestID)
+				ch := c.Apply(s.ev, s.requestID, DefaultSurvivorship())
 				if !reflect.DeepEqual(ch.ChangedTraits, s.changed) {
 					t.Errorf("step %d: changed traits %v, want %v", i, ch.ChangedTraits, s.changed)
 				}
@@ -134,7 +134,7 @@ func TestCustomerApplyTouchesWhateverTheArrivalOrder(t *testing.T) {
 		t.Run("first touch is the earliest and last touch the latest, "+o.name, func(t *testing.T) {
 			c := NewCustomer("c1", o.evs[0])
 			for _, ev := range o.evs {
-				c.Apply(ev, "r")
+				c.Apply(ev, "r", DefaultSurvivorship())
 			}
 			if c.FirstTouch == nil || c.FirstTouch.Campaign != "early" {
 				t.Errorf("first touch %+v, want the early one", c.FirstTouch)
@@ -174,10 +174,10 @@ func TestCustomerApplyAttributionChange(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := NewCustomer("c1", tt.ev)
 			for _, ev := range tt.prior {
-				c.Apply(ev, "r")
+				c.Apply(ev, "r", DefaultSurvivorship())
 			}
 			first, last := c.FirstTouch, c.LastTouch
-			ch := c.Apply(tt.ev, "r")
+			ch := c.Apply(tt.ev, "r", DefaultSurvivorship())
 			if ch.Attribution != tt.want || ch.Changed() != tt.want {
 				t.Errorf("Attribution = %v, Changed() = %v; want %v (first %+v → %+v, last %+v → %+v)",
 					ch.Attribution, ch.Changed(), tt.want, first, c.FirstTouch, last, c.LastTouch)
@@ -190,7 +190,7 @@ func TestCustomerReplayIsNoChange(t *testing.T) {
 	ev := touchEvent(hour(0), "spring")
 	ev.Traits = map[string]string{"email": "a@example.com", "company": "ACME"}
 	c := NewCustomer("c1", ev)
-	if ch := c.Apply(ev, "r1"); !ch.Changed() {
+	if ch := c.Apply(ev, "r1", DefaultSurvivorship()); !ch.Changed() {
 		t.Fatal("first apply changed nothing")
 	}
 	// Read back as the store does (JSON), then replay the same request.
@@ -202,7 +202,7 @@ func TestCustomerReplayIsNoChange(t *testing.T) {
 	if err := json.Unmarshal(raw, &stored); err != nil {
 		t.Fatal(err)
 	}
-	if ch := stored.Apply(ev, "r1"); ch.Changed() {
+	if ch := stored.Apply(ev, "r1", DefaultSurvivorship()); ch.Changed() {
 		t.Errorf("replaying the same event changed the record: %+v", ch)
 	}
 }

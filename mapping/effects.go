@@ -7,19 +7,45 @@ import "time"
 // they now are, their new identity links, the timeline, the outbox, and the
 // final state of every request.
 type Effects struct {
-	Customers   []*Customer
-	Identities  []IdentityLink
-	Timeline    []TimelineEntry
-	Outbox      []*CloudEvent
-	Done        []int64
+	// Customers as they now are, merged tombstones included.
+	Customers []*Customer
+	// Merges move everything of the merged record to its survivor; they
+	// are written before the identity links.
+	Merges     []Merge
+	Conflicts  []MergeConflict
+	Identities []IdentityLink
+	Timeline   []TimelineEntry
+	Consent    []ConsentRecord
+	Tickets    []Ticket
+	Responses  []SurveyResponse
+	Outbox     []*CloudEvent
+	Done       []int64
+	// Suppressed are requests about erased people: dropped, their raw
+	// payload wiped.
+	Suppressed  []int64
 	Quarantined []Disposition
 	Retry       []Disposition
 }
 
-// Empty reports whether there is nothing to write.
-func (e *Effects) Empty() bool {
-	return len(e.Customers) == 0 && len(e.Identities) == 0 && len(e.Timeline) == 0 &&
-		len(e.Outbox) == 0 && len(e.Done) == 0 && len(e.Quarantined) == 0 && len(e.Retry) == 0
+// Merge records that MergedID was merged into SurvivorID because one event
+// carried identifiers of both (IdentityType names the linking kind).
+type Merge struct {
+	SurvivorID   string
+	MergedID     string
+	IdentityType IdentityType
+	InboxID      int64
+	Source       string
+	At           time.Time
+}
+
+// MergeConflict is a merge refused: it would give one person two tenant
+// user ids.
+type MergeConflict struct {
+	CustomerIDs []string
+	Reason      string
+	InboxID     int64
+	Source      string
+	At          time.Time
 }
 
 // IdentityLink attaches an identifier to a customer (or refreshes its

@@ -28,6 +28,7 @@ type Compiled struct {
 	traits      []namedValue
 	attribution []namedValue
 	properties  []namedValue
+	consent     []consentValue
 }
 
 // Spec returns the source spec.
@@ -435,6 +436,22 @@ func (c *Compiled) mapRecord(e *env) (*Event, error) {
 		default:
 			ev.Properties[nv.key] = list[0]
 		}
+	}
+	for _, cv := range c.consent {
+		v := one("consent."+cv.purpose, cv.v)
+		if v == "" {
+			continue
+		}
+		b, err := boolTransform(v, nil)
+		if err != nil {
+			errs = append(errs, "consent."+cv.purpose+": "+err.Error())
+			continue
+		}
+		status := ConsentDenied
+		if b == "true" {
+			status = ConsentGranted
+		}
+		ev.Consent = append(ev.Consent, ConsentChoice{Purpose: cv.purpose, Status: status, Method: cv.method})
 	}
 	if len(errs) > 0 {
 		return nil, &UnmappableError{Reason: strings.Join(errs, "; ")}

@@ -41,6 +41,8 @@ type Event struct {
 	Attribution *Touch `json:"attribution,omitempty"`
 	// Properties describe the interaction itself (message, form id, …).
 	Properties map[string]any `json:"properties,omitempty"`
+	// Consent lists the explicit consent choices the event carries.
+	Consent []ConsentChoice `json:"consent,omitempty"`
 	// Record is the index of the record in a batched request.
 	Record int `json:"-"`
 	// RecordKey is the record's own stable id in a batched request: a
@@ -50,18 +52,21 @@ type Event struct {
 
 // Touch is one marketing touch: UTM parameters, click ids, page and referrer.
 type Touch struct {
-	Source      string    `json:"source,omitempty"`
-	Medium      string    `json:"medium,omitempty"`
-	Campaign    string    `json:"campaign,omitempty"`
-	Term        string    `json:"term,omitempty"`
-	Content     string    `json:"content,omitempty"`
-	Gclid       string    `json:"gclid,omitempty"`
-	Fbclid      string    `json:"fbclid,omitempty"`
-	LiFatID     string    `json:"li_fat_id,omitempty"`
-	PageURL     string    `json:"page_url,omitempty"`
-	Referrer    string    `json:"referrer,omitempty"`
-	CycleSource string    `json:"cyclehub_source,omitempty"`
-	At          time.Time `json:"at"`
+	Source      string `json:"source,omitempty"`
+	Medium      string `json:"medium,omitempty"`
+	Campaign    string `json:"campaign,omitempty"`
+	Term        string `json:"term,omitempty"`
+	Content     string `json:"content,omitempty"`
+	Gclid       string `json:"gclid,omitempty"`
+	Fbclid      string `json:"fbclid,omitempty"`
+	LiFatID     string `json:"li_fat_id,omitempty"`
+	PageURL     string `json:"page_url,omitempty"`
+	Referrer    string `json:"referrer,omitempty"`
+	CycleSource string `json:"cyclehub_source,omitempty"`
+	// Channel classifies the touch: paid_search, paid_social, paid_other,
+	// email, social, organic_search, referral or direct (see Channel).
+	Channel string    `json:"channel,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // Empty reports whether the touch carries no marketing information.

@@ -60,7 +60,16 @@ func (m *Mapper) source(req *RawRequest) SourceSpec {
 // none when every record is skipped). Errors are *MalformedError,
 // *UnsupportedMediaError or *UnmappableError: all permanent for this
 // request until its mapping changes.
+// Every event is enriched (see Enrich).
 func (m *Mapper) Map(req *RawRequest) ([]*Event, error) {
+	evs, err := m.mapRaw(req)
+	for _, ev := range evs {
+		Enrich(ev)
+	}
+	return evs, err
+}
+
+func (m *Mapper) mapRaw(req *RawRequest) ([]*Event, error) {
 	spec := m.source(req)
 	if c, ok := m.spec(spec.mapping()); ok {
 		doc, err := c.Decode(req)

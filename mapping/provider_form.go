@@ -32,6 +32,10 @@ var formAliases = map[string][]string{
 	"page_url":   {"page_url", "pageurl", "page", "url", "landing_page", "source_url", "page_uri"},
 	"message":    {"message", "comments", "comment", "your_message", "enquiry", "inquiry"},
 	"referrer":   {"referrer", "referer", "http_referer"},
+	"user_id":    {"user_id", "userid", "uid"},
+	// A marketing opt-in checkbox (an unchecked one is not sent: no choice).
+	"consent": {"email_marketing", "marketing_consent", "consent", "opt_in", "optin", "email_opt_in",
+		"newsletter", "subscribe", "accepts_marketing", "gdpr_consent"},
 }
 
 var attributionKeys = []string{"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "gclid", "fbclid", "li_fat_id"}
@@ -76,6 +80,9 @@ func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
 		Properties: map[string]any{},
 	}
 
+	if uid := CleanText(pick("user_id")); uid != "" && !IsJunk(uid) {
+		ev.Identities = append(ev.Identities, Identity{Type: IdentityUserID, Value: uid})
+	}
 	if email := NormalizeEmail(pick("email")); email != "" {
 		ev.Identities = append(ev.Identities, Identity{Type: IdentityEmail, Value: email})
 		ev.Traits["email"] = email
@@ -95,7 +102,7 @@ func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
 
 	first, last, full := pick("first_name"), pick("last_name"), pick("full_name")
 	if full != "" && first == "" && last == "" {
-		first, last = SplitName(full)
+		first, last = SplitNameSurname(full, region)
 	}
 	if full == "" && (first != "" || last != "") {
 		full = strings.TrimSpace(first + " " + last)
@@ -113,6 +120,15 @@ func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
 	}
 	if ev.Attribution != nil && ev.Attribution.PageURL != "" {
 		ev.Properties["page_url"] = ev.Attribution.PageURL
+	}
+	if v := pick("consent"); v != "" {
+		if b, err := boolTransform(v, nil); err == nil {
+			status := ConsentDenied
+			if b == "true" {
+				status = ConsentGranted
+			}
+			ev.Consent = []ConsentChoice{{Purpose: "email_marketing", Status: status, Method: "form_checkbox"}}
+		}
 	}
 	addUnmappedFields(ev, fields)
 

@@ -56,6 +56,18 @@ type Spec struct {
 	Traits      map[string]ValueSpec `yaml:"traits"`
 	Attribution map[string]ValueSpec `yaml:"attribution"`
 	Properties  map[string]ValueSpec `yaml:"properties"`
+	// Consent maps a purpose (email_marketing, sms_marketing, …) to the
+	// explicit choice the request carries: a value read as a boolean
+	// (granted or denied); absent means no choice was made.
+	Consent map[string]ConsentSpec `yaml:"consent"`
+}
+
+// ConsentSpec reads one consent purpose.
+type ConsentSpec struct {
+	ValueSpec `yaml:",inline"`
+	// Method says how the choice was expressed (form_checkbox,
+	// unsubscribe_link, double_opt_in, …).
+	Method string `yaml:"method"`
 }
 
 // FetchSpec is one API call per record.
@@ -181,6 +193,12 @@ var attributionFields = []string{"utm_source", "utm_medium", "utm_campaign", "ut
 type namedValue struct {
 	key string
 	v   *value
+}
+
+// consentValue is a compiled ConsentSpec.
+type consentValue struct {
+	purpose, method string
+	v               *value
 }
 
 // fetch is a compiled FetchSpec.
@@ -372,6 +390,18 @@ func (s *Spec) Compile() (*Compiled, []error) {
 	c.traits = section("traits", "", s.Traits, nil)
 	c.attribution = section("attribution", "attribution field", s.Attribution, attributionFields)
 	c.properties = section("properties", "", s.Properties, nil)
+	for _, k := range sortedKeys(s.Consent) {
+		cs := s.Consent[k]
+		if !isSimpleName(k) {
+			add("consent."+k, "a purpose is a simple name (email_marketing)")
+		}
+		if cs.Method == "" {
+			add("consent."+k+".method", "must say how the choice is made (form_checkbox, unsubscribe_link, …)")
+		}
+		v := val("consent."+k, cs.ValueSpec, false)
+		checkDocs("consent."+k, v.selectors())
+		c.consent = append(c.consent, consentValue{purpose: k, method: cs.Method, v: v})
+	}
 	for _, sec := range []struct {
 		name string
 		vals []namedValue

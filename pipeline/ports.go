@@ -20,6 +20,9 @@ type Batch interface {
 	// LockCustomers locks every identity (and the customers holding them)
 	// and returns the customers by identity key.
 	LockCustomers(ctx context.Context, ids []mapping.Identity) (map[string]*mapping.Customer, error)
+	// Suppressed returns which of the hashes are on the suppression list
+	// (as strings of their bytes).
+	Suppressed(ctx context.Context, hashes [][]byte) (map[string]bool, error)
 	// ClaimRecords marks batched records (source[i], key[i] of inbox row
 	// inboxIDs[i]) as applied and reports which were new: a record the
 	// provider re-batched into another delivery is applied once.

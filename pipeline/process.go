@@ -7,8 +7,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/cyclehub/cyclehub/mapping"
 )
 
@@ -47,10 +45,14 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 		}
 		eff.Done = append(eff.Done, req.ID)
 	}
-	items, err := w.newRecords(ctx, b, items)
+	items, err := w.dropSuppressed(ctx, b, items, eff)
 	if err != nil {
 		return out, err
 	}
+	if items, err = w.newRecords(ctx, b, items); err != nil {
+		return out, err
+	}
+	items = w.dropTestIdentities(items)
 	var ids []mapping.Identity
 	seenID := map[string]bool{}
 	for _, it := range items {
@@ -61,67 +63,21 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 			}
 		}
 	}
-
 	byKey, err := b.LockCustomers(ctx, ids)
 	if err != nil {
 		return out, err
 	}
-	var touched []*mapping.Customer
-	isTouched := map[string]bool{}
-	links := map[string]int{} // identity key → index in eff.Identities
+	r := newResolver(w, eff, byKey)
 	for _, it := range items {
-		c, created, err := w.resolve(byKey, it.ev)
-		if err != nil {
+		if err := r.apply(it); err != nil {
 			return out, err
 		}
-		for _, id := range it.ev.Identities {
-			owner := byKey[id.Key()]
-			if owner == nil {
-				byKey[id.Key()] = c
-				owner = c
-			}
-			if owner != c {
-				// Another customer holds this identifier: linking the two is
-				// a merge, which identity resolution decides (issue 4).
-				continue
-			}
-			link := mapping.IdentityLink{Identity: id, CustomerID: c.ID, Source: it.ev.Source, SeenAt: it.ev.OccurredAt}
-			if i, ok := links[id.Key()]; ok {
-				if link.SeenAt.After(eff.Identities[i].SeenAt) {
-					eff.Identities[i].SeenAt = link.SeenAt
-				}
-				continue
-			}
-			links[id.Key()] = len(eff.Identities)
-			eff.Identities = append(eff.Identities, link)
-		}
-		ch := c.Apply(it.ev, it.req.RequestID)
-		ch.Created = created
-		if ch.Changed() {
-			c.Version++
-			ce, err := mapping.ChangedEvent(c, ch, mapping.Trigger{
-				Source: it.ev.Source, EventType: it.ev.Type, RequestID: it.req.RequestID, OccurredAt: it.ev.OccurredAt,
-			})
-			if err != nil {
-				return out, err
-			}
-			eff.Outbox = append(eff.Outbox, ce)
-			out.events++
-		}
-		eff.Timeline = append(eff.Timeline, mapping.TimelineEntry{
-			CustomerID: c.ID, InboxID: it.req.ID, RecordIndex: it.record, Source: it.ev.Source, Type: it.ev.Type,
-			OccurredAt: it.ev.OccurredAt, Properties: it.ev.Properties,
-		})
-		if !isTouched[c.ID] {
-			isTouched[c.ID] = true
-			touched = append(touched, c)
-		}
 	}
-	eff.Customers = touched
+	eff.Customers = r.touched
 	if err := b.Write(ctx, eff); err != nil {
 		return out, err
 	}
-	out.done, out.quarantined, out.retried = len(eff.Done), len(eff.Quarantined), len(eff.Retry)
+	out.done, out.quarantined, out.retried, out.events = len(eff.Done), len(eff.Quarantined), len(eff.Retry), r.events
 	return out, nil
 }
 
@@ -154,25 +110,6 @@ func (w *Workers) newRecords(ctx context.Context, b Batch, items []item) ([]item
 		kept = append(kept, it)
 	}
 	return kept, nil
-}
-
-// resolve picks the customer an event belongs to: the oldest customer that
-// holds any of its identities, or a new one.
-func (w *Workers) resolve(byKey map[string]*mapping.Customer, ev *mapping.Event) (*mapping.Customer, bool, error) {
-	var c *mapping.Customer
-	for _, id := range ev.Identities {
-		if cand := byKey[id.Key()]; cand != nil && (c == nil || cand.CreatedAt.Before(c.CreatedAt)) {
-			c = cand
-		}
-	}
-	if c != nil {
-		return c, false, nil
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, false, fmt.Errorf("new customer id: %w", err)
-	}
-	return mapping.NewCustomer(id.String(), ev), true, nil
 }
 
 // mapSafely maps req, turning a panic in a mapper into an error so that one

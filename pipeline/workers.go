@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,34 @@ func (c Config) Validate() []error {
 	return errs
 }
 
+// IdentityConfig configures identity resolution.
+type IdentityConfig struct {
+	// Survivorship decides which value of a trait a customer keeps.
+	Survivorship mapping.Survivorship `yaml:"survivorship"`
+	// TestEmails never identify anyone: addresses, or domains written
+	// "@example.test", that teams use to try forms out.
+	TestEmails []string `yaml:"test_emails"`
+}
+
+// DefaultIdentityConfig returns the defaults documented in the README.
+func DefaultIdentityConfig() IdentityConfig {
+	return IdentityConfig{Survivorship: mapping.DefaultSurvivorship()}
+}
+
+// Validate reports every problem with c, each prefixed by its key.
+func (c IdentityConfig) Validate() []error {
+	var errs []error
+	for _, e := range c.Survivorship.Validate() {
+		errs = append(errs, fmt.Errorf("survivorship.%w", e))
+	}
+	for i, t := range c.TestEmails {
+		if !strings.Contains(t, "@") {
+			errs = append(errs, fmt.Errorf("test_emails[%d]: %q is neither an address nor an @domain", i, t))
+		}
+	}
+	return errs
+}
+
 // BatchStats describes one processed batch (for metrics).
 type BatchStats struct {
 	Requests, Done, Quarantined, Retried, Events int
@@ -75,12 +104,18 @@ type Workers struct {
 	// OnEvents, when set, is called after a commit that wrote outbox events
 	// (the relay's wake-up).
 	OnEvents func()
+	// Identity configures resolution (DefaultIdentityConfig unless set).
+	Identity IdentityConfig
+	// SuppressionKey keys the suppression list's hashes of erased people's
+	// identifiers (the same key the eraser uses).
+	SuppressionKey []byte
 }
 
 // NewWorkers returns the pipeline workers. now is the clock (injected so
 // tests control time).
 func NewWorkers(cfg Config, inbox Inbox, mapper EventMapper, log *logrus.Entry, now func() time.Time) *Workers {
-	return &Workers{cfg: cfg, inbox: inbox, mapper: mapper, log: log, now: now, wake: make(chan struct{}, 1)}
+	return &Workers{cfg: cfg, inbox: inbox, mapper: mapper, log: log, now: now, wake: make(chan struct{}, 1),
+		Identity: DefaultIdentityConfig()}
 }
 
 // Wake tells an idle worker that new requests are stored. It never blocks.

@@ -52,6 +52,7 @@ func testConfig(t *testing.T, pgURL string, brokers []string) *configs.Config {
 	cfg.Kafka.Brokers = brokers
 	cfg.Kafka.Partitions = 3
 	cfg.Admin.Token = testAdminToken
+	cfg.Privacy.SuppressionKey = "test-suppression-key-0123"
 	cfg.Pipeline.PollInterval = 50 * time.Millisecond
 	cfg.Relay.PollInterval = 50 * time.Millisecond
 	cfg.Sources = map[string]webhooks.SourceConfig{
@@ -217,4 +218,20 @@ func newTestDaemon(t *testing.T) (*daemon, string, []string) {
 func decodeJSON(resp *http.Response, v any) error {
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func queryString(t *testing.T, pgURL, sql string, args ...any) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -127,6 +127,7 @@ func startProcess(t *testing.T, bin, pgURL string, brokers []string) *process {
 redis: {key_prefix: "` + prefix + `"}
 mappings_dir: ` + mappingsAbs(t) + `
 admin: {token: ` + testAdminToken + `}
+privacy: {suppression_key: test-suppression-key-0123}
 pipeline: {poll_interval: 50ms}
 relay: {poll_interval: 50ms}
 sources:

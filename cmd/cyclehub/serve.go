@@ -96,6 +96,10 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	mapper := mapping.NewMapper(specs, cfg.Mappings)
 	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapper, logger.WithField("component", "pipeline"), now)
 	workers.OnBatch = metrics.ObservePipelineBatch
+	workers.Identity = cfg.Identity
+	suppressionKey := []byte(cfg.Privacy.SuppressionKey.Reveal())
+	workers.SuppressionKey = suppressionKey
+	retention := pipeline.NewRetention(cfg.Privacy.Retention, store, logger.WithField("component", "retention"), now)
 
 	fetcher := pipeline.NewFetcher(cfg.Fetch.FetchConfig, store, mapper, newProviderAPI(cfg, mapper),
 		logger.WithField("component", "fetcher"), now)
@@ -126,6 +130,8 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 		workers.Wake()
 		fetcher.Wake()
 	}
+	admin.SuppressionKey, admin.Now = suppressionKey, now
+	admin.OnErase = relay.Wake
 	mux := http.NewServeMux()
 	hooks.Register(mux)
 	admin.Register(mux)
@@ -185,6 +191,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	writerDone := start("inbox writer", func() error { return writer.Run(writerCtx) })
 	pipeDone := start("pipeline", func() error { return workers.Run(pipeCtx) })
 	fetchDone := start("fetcher", func() error { return fetcher.Run(pipeCtx) })
+	retentionDone := start("retention", func() error { return retention.Run(pipeCtx) })
 	relayDone := start("relay", func() error { return runRelay(relayCtx, sink, relay, logger.WithField("component", "relay")) })
 	httpDone := start("http", func() error { return serveHTTP(httpSrv, httpLn) })
 	opsDone := start("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
@@ -223,6 +230,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	stopPipe()
 	<-pipeDone
 	<-fetchDone
+	<-retentionDone
 	stopRelay()
 	<-relayDone
 	_ = opsHTTP.Shutdown(shutdownCtx)

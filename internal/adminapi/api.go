@@ -23,6 +23,8 @@ type Store interface {
 	Timeline(ctx context.Context, customerID string, before int64, limit int) ([]pgstore.TimelineEntry, error)
 	ListQuarantine(ctx context.Context, source string, before int64, limit int) ([]pgstore.QuarantineItem, error)
 	Replay(ctx context.Context, id int64, refetch bool) error
+	Survivor(ctx context.Context, id string) (string, error)
+	Erase(ctx context.Context, id string, key []byte, now time.Time) (*pgstore.Erasure, error)
 }
 
 // API is the admin HTTP API.
@@ -34,6 +36,12 @@ type API struct {
 	// OnReplay, when set, is called after a request is queued again (the
 	// pipeline's wake-up).
 	OnReplay func()
+	// OnErase, when set, is called after an erasure (the relay's wake-up).
+	OnErase func()
+	// SuppressionKey keys the suppression list (the pipeline's key).
+	SuppressionKey []byte
+	// Now is the clock (time.Now unless set).
+	Now func() time.Time
 }
 
 // New returns the admin API. defaultRegion reads national phone numbers in
@@ -47,6 +55,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/customers/{id}", a.auth(a.getCustomer))
 	mux.Handle("GET /v1/customers", a.auth(a.findCustomer))
 	mux.Handle("GET /v1/customers/{id}/timeline", a.auth(a.timeline))
+	mux.Handle("DELETE /v1/customers/{id}", a.auth(a.erase))
 	mux.Handle("GET /v1/quarantine", a.auth(a.listQuarantine))
 	mux.Handle("POST /v1/quarantine/{id}/replay", a.auth(a.replay))
 }
@@ -215,7 +224,47 @@ func (a *API) respondCustomer(w http.ResponseWriter, r *http.Request, id string)
 		a.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, customerJSON(v))
+	switch {
+	case v.ErasedAt != nil:
+		writeJSON(w, http.StatusGone, map[string]any{"error": "erased", "message": "the customer was erased on request",
+			"id": v.Customer.ID, "erased_at": v.ErasedAt})
+	case v.Customer.MergedInto != "":
+		// A merged id points at the record that holds the person now (the
+		// end of the merge chain); clients that follow redirects land there.
+		survivor, err := a.store.Survivor(r.Context(), v.Customer.ID)
+		if err != nil {
+			a.unavailable(w, err)
+			return
+		}
+		loc := "/v1/customers/" + survivor
+		w.Header().Set("Location", loc)
+		writeJSON(w, http.StatusMovedPermanently, map[string]any{"id": v.Customer.ID, "merged_into": survivor, "location": loc})
+	default:
+		writeJSON(w, http.StatusOK, customerJSON(v))
+	}
+}
+
+// erase serves DELETE /v1/customers/{id}: the person is erased (the
+// survivor and every record merged into it, when the id was merged).
+func (a *API) erase(w http.ResponseWriter, r *http.Request) {
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	res, err := a.store.Erase(r.Context(), r.PathValue("id"), a.SuppressionKey, now())
+	if errors.Is(err, pgstore.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no customer with that id")
+		return
+	}
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	a.log.WithField("customer_id", res.CustomerID).WithField("records", len(res.RecordIDs)).Info("customer erased on request")
+	if a.OnErase != nil {
+		a.OnErase()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "erased", "erasure": res})
 }
 
 func (a *API) unavailable(w http.ResponseWriter, err error) {
@@ -225,14 +274,22 @@ func (a *API) unavailable(w http.ResponseWriter, err error) {
 }
 
 type customerResponse struct {
-	ID          string                 `json:"id"`
-	Version     int64                  `json:"version"`
-	CreatedAt   time.Time              `json:"created_at"`
-	UpdatedAt   time.Time              `json:"updated_at"`
-	Traits      map[string]string      `json:"traits"`
-	Provenance  map[string]provenance  `json:"provenance"`
-	Identities  []identityResponse     `json:"identities"`
-	Attribution map[string]touchOutput `json:"attribution"`
+	ID          string                          `json:"id"`
+	Version     int64                           `json:"version"`
+	CreatedAt   time.Time                       `json:"created_at"`
+	UpdatedAt   time.Time                       `json:"updated_at"`
+	Traits      map[string]string               `json:"traits"`
+	Provenance  map[string]provenance           `json:"provenance"`
+	Identities  []identityResponse              `json:"identities"`
+	Attribution map[string]touchOutput          `json:"attribution"`
+	Consent     map[string]mapping.ConsentState `json:"consent"`
+	// Stage and Scores come with the scoring engine; null until then.
+	Stage     *string                `json:"stage"`
+	Scores    map[string]any         `json:"scores"`
+	Merges    []pgstore.MergeView    `json:"merges"`
+	Conflicts []pgstore.ConflictView `json:"merge_conflicts"`
+	Tickets   []pgstore.TicketView   `json:"tickets"`
+	Responses []pgstore.ResponseView `json:"survey_responses"`
 }
 
 type provenance struct {
@@ -254,7 +311,12 @@ func customerJSON(v *pgstore.CustomerView) customerResponse {
 	out := customerResponse{
 		ID: c.ID, Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Traits: c.TraitMap(), Provenance: map[string]provenance{},
-		Identities: []identityResponse{}, Attribution: map[string]touchOutput{},
+		Identities: []identityResponse{}, Attribution: map[string]touchOutput{}, Consent: c.Consent,
+		Scores: map[string]any{}, Merges: nonNil(v.Merges), Conflicts: nonNil(v.Conflicts),
+		Tickets: nonNil(v.Tickets), Responses: nonNil(v.Responses),
+	}
+	if out.Consent == nil {
+		out.Consent = map[string]mapping.ConsentState{}
 	}
 	for k, t := range c.Traits {
 		out.Provenance[k] = provenance{Source: t.Source, RequestID: t.RequestID, ObservedAt: t.ObservedAt}
@@ -296,6 +358,7 @@ func touchJSON(t *mapping.Touch) touchOutput {
 	set("page_url", t.PageURL)
 	set("referrer", t.Referrer)
 	set("cyclehub_source", t.CycleSource)
+	set("channel", t.Channel)
 	return out
 }
 
@@ -307,4 +370,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

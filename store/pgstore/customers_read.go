@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,10 +15,17 @@ import (
 // ErrNotFound means no such record.
 var ErrNotFound = errors.New("not found")
 
-// CustomerView is a customer with its identities, as the admin API shows it.
+// CustomerView is a customer with its identities, merge history, tickets
+// and survey responses, as the admin API shows it.
 type CustomerView struct {
 	Customer   mapping.Customer
 	Identities []IdentityView
+	// ErasedAt is set when the profile was erased on request.
+	ErasedAt  *time.Time
+	Merges    []MergeView
+	Conflicts []ConflictView
+	Tickets   []TicketView
+	Responses []ResponseView
 }
 
 // IdentityView is one identity of a customer.
@@ -29,39 +37,137 @@ type IdentityView struct {
 	LastSeen  time.Time
 }
 
-// GetCustomer returns the customer with id, or ErrNotFound.
+// MergeView is one merge the customer took part in.
+type MergeView struct {
+	SurvivorID   string    `json:"survivor_id"`
+	MergedID     string    `json:"merged_id"`
+	IdentityType string    `json:"linked_by"`
+	Source       string    `json:"source"`
+	MergedAt     time.Time `json:"merged_at"`
+}
+
+// ConflictView is a merge refused because it would give one person two
+// tenant user ids.
+type ConflictView struct {
+	CustomerIDs []string  `json:"customer_ids"`
+	Reason      string    `json:"reason"`
+	Source      string    `json:"source"`
+	DetectedAt  time.Time `json:"detected_at"`
+}
+
+// TicketView is a support ticket of the customer.
+type TicketView struct {
+	Source   string    `json:"source"`
+	TicketID string    `json:"ticket_id"`
+	Subject  *string   `json:"subject,omitempty"`
+	Status   *string   `json:"status,omitempty"`
+	Priority *string   `json:"priority,omitempty"`
+	Channel  *string   `json:"channel,omitempty"`
+	URL      *string   `json:"url,omitempty"`
+	OpenedAt time.Time `json:"opened_at"`
+	Updated  time.Time `json:"updated_at"`
+}
+
+// ResponseView is a survey answer of the customer.
+type ResponseView struct {
+	Source     string    `json:"source"`
+	ResponseID string    `json:"response_id"`
+	Kind       string    `json:"kind"`
+	Score      *string   `json:"score,omitempty"`
+	Category   *string   `json:"category,omitempty"`
+	Comment    *string   `json:"comment,omitempty"`
+	AnsweredAt time.Time `json:"answered_at"`
+}
+
+// recentRows caps the tickets and responses a customer view lists.
+const recentRows = 20
+
+// GetCustomer returns the customer with id, or ErrNotFound. A merged
+// record comes back with Customer.MergedInto set (and nothing else).
 func (s *Store) GetCustomer(ctx context.Context, id string) (*CustomerView, error) {
 	if !validUUID(id) {
 		return nil, ErrNotFound
 	}
 	var (
-		v                   CustomerView
-		traits, first, last []byte
+		v                            CustomerView
+		traits, first, last, consent []byte
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT id::text, version, traits, first_touch, last_touch, created_at, updated_at
-		FROM customers WHERE id = $1`, id).Scan(&v.Customer.ID, &v.Customer.Version, &traits, &first, &last,
-		&v.Customer.CreatedAt, &v.Customer.UpdatedAt)
+		SELECT id::text, version, traits, first_touch, last_touch, consent, created_at, updated_at,
+		       coalesce(merged_into::text, ''), erased_at
+		FROM customers WHERE id = $1`, id).Scan(&v.Customer.ID, &v.Customer.Version, &traits, &first, &last, &consent,
+		&v.Customer.CreatedAt, &v.Customer.UpdatedAt, &v.Customer.MergedInto, &v.ErasedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get customer: %w", err)
 	}
-	if err := decodeCustomerJSON(&v.Customer, traits, first, last); err != nil {
+	if v.Customer.MergedInto != "" || v.ErasedAt != nil {
+		return &v, nil
+	}
+	if err := decodeCustomerJSON(&v.Customer, traits, first, last, consent); err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT type, value, source, first_seen, last_seen FROM identities
-		WHERE customer_id = $1 ORDER BY type, value`, id)
-	if err != nil {
-		return nil, fmt.Errorf("get customer identities: %w", err)
+	reads := []struct {
+		name string
+		sql  string
+		into func(pgx.Rows) error
+	}{
+		{"identities", `SELECT type, value, source, first_seen, last_seen FROM identities
+			WHERE customer_id = $1 ORDER BY type, value`, func(r pgx.Rows) (err error) {
+			v.Identities, err = pgx.CollectRows(r, pgx.RowToStructByPos[IdentityView])
+			return err
+		}},
+		{"merges", `SELECT survivor_id::text, merged_id::text, identity_type, source, merged_at FROM merges
+			WHERE survivor_id = $1 OR merged_id = $1 ORDER BY id`, func(r pgx.Rows) (err error) {
+			v.Merges, err = pgx.CollectRows(r, pgx.RowToStructByPos[MergeView])
+			return err
+		}},
+		{"merge conflicts", `SELECT customer_ids::text[], reason, source, detected_at FROM merge_conflicts
+			WHERE $1 = ANY(customer_ids) ORDER BY id`, func(r pgx.Rows) (err error) {
+			v.Conflicts, err = pgx.CollectRows(r, pgx.RowToStructByPos[ConflictView])
+			return err
+		}},
+		{"tickets", `SELECT source, ticket_id, subject, status, priority, channel, url, opened_at, updated_at FROM tickets
+			WHERE customer_id = $1 ORDER BY updated_at DESC, id DESC LIMIT ` + strconv.Itoa(recentRows), func(r pgx.Rows) (err error) {
+			v.Tickets, err = pgx.CollectRows(r, pgx.RowToStructByPos[TicketView])
+			return err
+		}},
+		{"survey responses", `SELECT source, response_id, kind, score::text, category, comment, answered_at FROM survey_responses
+			WHERE customer_id = $1 ORDER BY answered_at DESC, id DESC LIMIT ` + strconv.Itoa(recentRows), func(r pgx.Rows) (err error) {
+			v.Responses, err = pgx.CollectRows(r, pgx.RowToStructByPos[ResponseView])
+			return err
+		}},
 	}
-	v.Identities, err = pgx.CollectRows(rows, pgx.RowToStructByPos[IdentityView])
-	if err != nil {
-		return nil, fmt.Errorf("get customer identities: %w", err)
+	for _, rd := range reads {
+		rows, err := s.pool.Query(ctx, rd.sql, id)
+		if err != nil {
+			return nil, fmt.Errorf("get customer %s: %w", rd.name, err)
+		}
+		if err := rd.into(rows); err != nil {
+			return nil, fmt.Errorf("get customer %s: %w", rd.name, err)
+		}
 	}
 	return &v, nil
+}
+
+// Survivor follows a merged id to the record that holds its person now
+// (through chains of merges); "" when id is not merged.
+func (s *Store) Survivor(ctx context.Context, id string) (string, error) {
+	var survivor string
+	err := s.pool.QueryRow(ctx, `
+		WITH RECURSIVE chain(id, merged_into, depth) AS (
+		    SELECT id, merged_into, 0 FROM customers WHERE id = $1
+		    UNION ALL
+		    SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into
+		    WHERE chain.depth < 64
+		)
+		SELECT coalesce((SELECT id::text FROM chain WHERE merged_into IS NULL AND depth > 0), '')`, id).Scan(&survivor)
+	if err != nil {
+		return "", fmt.Errorf("follow merges of %s: %w", id, err)
+	}
+	return survivor, nil
 }
 
 // FindCustomerID returns the id of the customer holding the identity.

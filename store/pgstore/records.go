@@ -40,7 +40,8 @@ func (b *Batch) LockCustomers(ctx context.Context, ids []mapping.Identity) (map[
 		return nil, fmt.Errorf("lock identities: %w", err)
 	}
 	rows, err := b.tx.Query(ctx, `
-		SELECT i.type, i.value, c.id::text, c.version, c.traits, c.first_touch, c.last_touch, c.created_at, c.updated_at
+		SELECT i.type, i.value, c.id::text, c.version, c.traits, c.first_touch, c.last_touch, c.consent,
+		       c.created_at, c.updated_at, coalesce(c.merged_into::text, '')
 		FROM identities i JOIN customers c ON c.id = i.customer_id
 		WHERE (i.type, i.value) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 		ORDER BY c.id
@@ -52,19 +53,25 @@ func (b *Batch) LockCustomers(ctx context.Context, ids []mapping.Identity) (map[
 	byID := map[string]*mapping.Customer{}
 	for rows.Next() {
 		var (
-			typ, value  string
-			c           mapping.Customer
-			traits      []byte
-			first, last []byte
+			typ, value      string
+			c               mapping.Customer
+			traits, consent []byte
+			first, last     []byte
 		)
-		if err := rows.Scan(&typ, &value, &c.ID, &c.Version, &traits, &first, &last, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		if err := rows.Scan(&typ, &value, &c.ID, &c.Version, &traits, &first, &last, &consent,
+			&c.CreatedAt, &c.UpdatedAt, &c.MergedInto); err != nil {
 			return nil, fmt.Errorf("load customers: %w", err)
+		}
+		if c.MergedInto != "" {
+			// A concurrent batch merged this record after our snapshot read
+			// its identity: redo the batch, which then sees the survivor.
+			return nil, &writeError{err: fmt.Errorf("customer %s was merged concurrently", c.ID)}
 		}
 		if existing, ok := byID[c.ID]; ok {
 			out[mapping.Identity{Type: mapping.IdentityType(typ), Value: value}.Key()] = existing
 			continue
 		}
-		if err := decodeCustomerJSON(&c, traits, first, last); err != nil {
+		if err := decodeCustomerJSON(&c, traits, first, last, consent); err != nil {
 			return nil, err
 		}
 		byID[c.ID] = &c
@@ -73,12 +80,43 @@ func (b *Batch) LockCustomers(ctx context.Context, ids []mapping.Identity) (map[
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load customers: %w", err)
 	}
+	rows.Close()
+	if len(byID) == 0 {
+		return out, nil
+	}
+	// Their tenant user ids: a merge may never give one person two.
+	cids := make([]string, 0, len(byID))
+	for id := range byID {
+		cids = append(cids, id)
+	}
+	urows, err := b.tx.Query(ctx, `
+		SELECT customer_id::text, value FROM identities
+		WHERE type = 'user_id' AND customer_id = ANY($1::uuid[]) ORDER BY value`, cids)
+	if err != nil {
+		return nil, fmt.Errorf("load user ids: %w", err)
+	}
+	defer urows.Close()
+	for urows.Next() {
+		var cid, uid string
+		if err := urows.Scan(&cid, &uid); err != nil {
+			return nil, fmt.Errorf("load user ids: %w", err)
+		}
+		byID[cid].UserIDs = append(byID[cid].UserIDs, uid)
+	}
+	if err := urows.Err(); err != nil {
+		return nil, fmt.Errorf("load user ids: %w", err)
+	}
 	return out, nil
 }
 
-func decodeCustomerJSON(c *mapping.Customer, traits, first, last []byte) error {
+func decodeCustomerJSON(c *mapping.Customer, traits, first, last, consent []byte) error {
 	if err := json.Unmarshal(traits, &c.Traits); err != nil {
 		return fmt.Errorf("customer %s traits: %w", c.ID, err)
+	}
+	if len(consent) > 0 {
+		if err := json.Unmarshal(consent, &c.Consent); err != nil {
+			return fmt.Errorf("customer %s consent: %w", c.ID, err)
+		}
 	}
 	if len(first) > 0 {
 		if err := json.Unmarshal(first, &c.FirstTouch); err != nil {
@@ -108,8 +146,13 @@ func (b *Batch) Write(ctx context.Context, e *mapping.Effects) error {
 		run  func(context.Context, pgx.Tx, *mapping.Effects) error
 	}{
 		{"customers", writeCustomers},
+		{"merges", writeMerges},
 		{"identities", writeIdentities},
 		{"timeline", writeTimeline},
+		{"consent", writeConsent},
+		{"tickets", writeTickets},
+		{"survey responses", writeResponses},
+		{"merge conflicts", writeConflicts},
 		{"outbox", writeOutbox},
 		{"inbox state", writeInboxState},
 	}
@@ -127,12 +170,24 @@ func writeCustomers(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 	}
 	n := len(e.Customers)
 	ids, traits, firsts, lasts := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
+	consents, mergedInto := make([]string, n), make([]*string, n)
 	versions := make([]int64, n)
 	created, updated := make([]time.Time, n), make([]time.Time, n)
 	for i, c := range e.Customers {
 		t, err := json.Marshal(c.Traits)
 		if err != nil {
 			return err
+		}
+		cs, err := json.Marshal(c.Consent)
+		if err != nil {
+			return err
+		}
+		if c.Consent == nil {
+			cs = []byte("{}")
+		}
+		consents[i] = string(cs)
+		if c.MergedInto != "" {
+			mergedInto[i] = &c.MergedInto
 		}
 		ids[i], traits[i], versions[i], created[i], updated[i] = c.ID, string(t), c.Version, c.CreatedAt, c.UpdatedAt
 		if firsts[i], err = jsonOrNil(c.FirstTouch); err != nil {
@@ -142,16 +197,22 @@ func writeCustomers(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 			return err
 		}
 	}
+	// Survivors are written before the records merged into them (the
+	// merged_into reference).
 	_, err := tx.Exec(ctx, `
-		INSERT INTO customers (id, version, traits, first_touch, last_touch, created_at, updated_at)
-		SELECT id, version, traits::jsonb, first_touch::jsonb, last_touch::jsonb, created_at, updated_at
-		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-		     AS t(id, version, traits, first_touch, last_touch, created_at, updated_at)
+		INSERT INTO customers (id, version, traits, first_touch, last_touch, consent, created_at, updated_at, merged_into, merged_at)
+		SELECT id, version, traits::jsonb, first_touch::jsonb, last_touch::jsonb, consent::jsonb, created_at, updated_at,
+		       merged_into, CASE WHEN merged_into IS NULL THEN NULL ELSE now() END
+		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+		            $8::timestamptz[], $9::uuid[]) WITH ORDINALITY
+		     AS t(id, version, traits, first_touch, last_touch, consent, created_at, updated_at, merged_into, o)
+		ORDER BY merged_into IS NOT NULL, o
 		ON CONFLICT (id) DO UPDATE SET
 		     version = EXCLUDED.version, traits = EXCLUDED.traits,
-		     first_touch = EXCLUDED.first_touch, last_touch = EXCLUDED.last_touch,
-		     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
-		ids, versions, traits, firsts, lasts, created, updated)
+		     first_touch = EXCLUDED.first_touch, last_touch = EXCLUDED.last_touch, consent = EXCLUDED.consent,
+		     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		     merged_into = EXCLUDED.merged_into, merged_at = coalesce(customers.merged_at, EXCLUDED.merged_at)`,
+		ids, versions, traits, firsts, lasts, consents, created, updated, mergedInto)
 	return err
 }
 
@@ -265,6 +326,17 @@ func Bucket(customerID string) int16 {
 func writeInboxState(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 	if len(e.Done) > 0 {
 		if _, err := tx.Exec(ctx, `UPDATE inbox SET status = 'done', processed_at = now(), reason = NULL WHERE id = ANY($1)`, e.Done); err != nil {
+			return err
+		}
+	}
+	if len(e.Suppressed) > 0 {
+		// About an erased person: the raw payload goes; the row (and its
+		// dedup key) stays so a redelivery is still recognized.
+		if _, err := tx.Exec(ctx, `
+			UPDATE inbox SET body = '', headers = '{}', query = '', fetched = NULL, processed_at = now(),
+			       status = CASE WHEN status = 'done' THEN 'done' ELSE 'suppressed' END,
+			       reason = 'about an erased person: dropped'
+			WHERE id = ANY($1)`, e.Suppressed); err != nil {
 			return err
 		}
 	}

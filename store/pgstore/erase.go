@@ -1,0 +1,208 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cyclehub/cyclehub/mapping"
+)
+
+// ErrErased means the customer was erased on request.
+var ErrErased = errors.New("erased")
+
+// Erasure says what erasing a person did.
+type Erasure struct {
+	// CustomerID is the record erased (the survivor when the id given was
+	// merged), RecordIDs every record of the person (merged ones too).
+	CustomerID string   `json:"customer_id"`
+	RecordIDs  []string `json:"record_ids"`
+	// Suppressed counts identifiers put on the suppression list.
+	Suppressed int `json:"identifiers_suppressed"`
+	// Payloads counts raw requests wiped.
+	Payloads int64 `json:"raw_payloads_wiped"`
+}
+
+// Erase removes a person (DOMAIN.md, Privacy): every record of theirs
+// (the one named, its survivor if it was merged, and every record merged
+// into them) keeps only its id and version; identities, timeline, tickets,
+// survey responses and consent are deleted; the raw requests they came in,
+// and any other kept request that names one of their email addresses, are
+// wiped; their identifiers' keyed hashes go on the suppression list; and
+// an erased.v1 event per record replaces their events in the outbox
+// (published ones are on the stream already; those not yet published are
+// dropped: consumers see erased.v1 next on the key). It takes the
+// same identity locks as the pipeline, so a webhook processed at the same
+// moment either lands before (and is erased) or after (and is suppressed).
+// ErrNotFound when there is no such customer.
+func (s *Store) Erase(ctx context.Context, id string, key []byte, now time.Time) (*Erasure, error) {
+	if !validUUID(id) {
+		return nil, ErrNotFound
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	root := id
+	if survivor, err := s.Survivor(ctx, id); err != nil {
+		return nil, err
+	} else if survivor != "" {
+		root = survivor
+	}
+	var cluster []string
+	rows, err := tx.Query(ctx, `
+		WITH RECURSIVE tree(id) AS (
+		    SELECT id FROM customers WHERE id = $1
+		    UNION
+		    SELECT c.id FROM customers c JOIN tree ON c.merged_into = tree.id
+		)
+		SELECT id::text FROM tree ORDER BY id`, root)
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	if cluster, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	if len(cluster) == 0 {
+		return nil, ErrNotFound
+	}
+
+	// The pipeline's lock order: identity advisory locks, then customer rows.
+	var ids []mapping.Identity
+	rows, err = tx.Query(ctx, `SELECT type, value FROM identities WHERE customer_id = ANY($1::uuid[]) ORDER BY type, value`, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	for rows.Next() {
+		var i mapping.Identity
+		if err := rows.Scan(&i.Type, &i.Value); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("erase: %w", err)
+		}
+		ids = append(ids, i)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	locks := make([]int64, 0, len(ids))
+	for _, i := range ids {
+		locks = append(locks, lockKey(i.Key()))
+	}
+	slices.Sort(locks)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k`, slices.Compact(locks)); err != nil {
+		return nil, fmt.Errorf("erase: lock identities: %w", err)
+	}
+	type record struct {
+		id      string
+		version int64
+		erased  bool
+	}
+	var recs []record
+	rows, err = tx.Query(ctx, `SELECT id::text, version, erased_at IS NOT NULL FROM customers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	for rows.Next() {
+		var r record
+		if err := rows.Scan(&r.id, &r.version, &r.erased); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("erase: %w", err)
+		}
+		recs = append(recs, r)
+	}
+	rows.Close()
+
+	out := &Erasure{CustomerID: root, RecordIDs: cluster}
+	hashes := make([][]byte, 0, len(ids))
+	for _, i := range ids {
+		hashes = append(hashes, mapping.SuppressionHash(key, i))
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO suppressions (hash) SELECT unnest($1::bytea[]) ON CONFLICT DO NOTHING`, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("erase: suppress: %w", err)
+	}
+	out.Suppressed = int(tag.RowsAffected())
+
+	// Raw requests: those the person's records came from, and any other
+	// kept request naming one of their email addresses (as sent, or
+	// URL-encoded in a form body).
+	var patterns []string
+	for _, i := range ids {
+		if i.Type == mapping.IdentityEmail {
+			patterns = append(patterns, strings.ToLower(i.Value), strings.ToLower(url.QueryEscape(i.Value)))
+		}
+	}
+	tag, err = tx.Exec(ctx, `
+		UPDATE inbox SET body = '', headers = '{}', query = '', fetched = NULL, status = 'erased',
+		       reason = 'raw payload erased on request', processed_at = coalesce(processed_at, now())
+		WHERE status <> 'erased' AND (
+		      id IN (SELECT inbox_id FROM timeline WHERE customer_id = ANY($1::uuid[]))
+		   OR EXISTS (SELECT 1 FROM unnest($2::text[]) AS p
+		              WHERE position(p IN lower(encode(inbox.body, 'escape'))) > 0
+		                 OR position(p IN lower(coalesce(inbox.fetched::text, ''))) > 0))`, cluster, patterns)
+	if err != nil {
+		return nil, fmt.Errorf("erase: raw payloads: %w", err)
+	}
+	out.Payloads = tag.RowsAffected()
+
+	// Their earlier events too: a record's data (a company named after the
+	// person) must not outlive it in the outbox. Events not yet published
+	// are dropped with them; erased.v1 follows on each key.
+	for _, table := range []string{"timeline", "tickets", "survey_responses", "consent_ledger", "identities", "outbox"} {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE customer_id = ANY($1::uuid[])`, cluster); err != nil {
+			return nil, fmt.Errorf("erase: %s: %w", table, err)
+		}
+	}
+	eff := &mapping.Effects{}
+	for _, r := range recs {
+		if r.erased {
+			continue
+		}
+		c := &mapping.Customer{ID: r.id, Version: r.version + 1}
+		survivor := ""
+		if r.id != root {
+			survivor = root
+		}
+		ce, err := mapping.ErasedEvent(c, survivor, now)
+		if err != nil {
+			return nil, err
+		}
+		eff.Outbox = append(eff.Outbox, ce)
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE customers SET traits = '{}', first_touch = NULL, last_touch = NULL, consent = '{}',
+		       version = version + 1, erased_at = $2, updated_at = $2
+		WHERE id = ANY($1::uuid[]) AND erased_at IS NULL`, cluster, now); err != nil {
+		return nil, fmt.Errorf("erase: customers: %w", err)
+	}
+	if err := writeOutbox(ctx, tx, eff); err != nil {
+		return nil, fmt.Errorf("erase: events: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	return out, nil
+}
+
+// PurgeRawPayloads deletes up to limit processed raw requests received
+// before cutoff (retention); pending ones are never purged. It returns how
+// many it deleted.
+func (s *Store) PurgeRawPayloads(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM inbox WHERE id IN (
+		    SELECT id FROM inbox WHERE received_at < $1 AND status <> 'pending'
+		    ORDER BY received_at LIMIT $2)`, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge raw payloads: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

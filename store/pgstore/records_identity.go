@@ -1,0 +1,132 @@
+package pgstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cyclehub/cyclehub/mapping"
+)
+
+// writeMerges moves everything the merged records hold to their
+// survivors, then records the merges in the identity graph.
+func writeMerges(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	if len(e.Merges) == 0 {
+		return nil
+	}
+	n := len(e.Merges)
+	survivors, merged, kinds, sources := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	inbox := make([]int64, n)
+	at := make([]time.Time, n)
+	for i, m := range e.Merges {
+		survivors[i], merged[i], kinds[i], sources[i], inbox[i], at[i] = m.SurvivorID, m.MergedID, string(m.IdentityType), m.Source, m.InboxID, m.At
+	}
+	// In batch order, so a chain (A into B, then B into C) lands on C.
+	for _, table := range []string{"identities", "timeline", "tickets", "survey_responses", "consent_ledger"} {
+		for i := range merged {
+			if _, err := tx.Exec(ctx, `UPDATE `+table+` SET customer_id = $1 WHERE customer_id = $2`, survivors[i], merged[i]); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO merges (survivor_id, merged_id, identity_type, inbox_id, source, merged_at)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])`,
+		survivors, merged, kinds, inbox, sources, at)
+	return err
+}
+
+func writeConflicts(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	for _, c := range e.Conflicts {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO merge_conflicts (customer_ids, reason, inbox_id, source, detected_at)
+			VALUES ($1::uuid[], $2, $3, $4, $5)`, c.CustomerIDs, c.Reason, c.InboxID, c.Source, c.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeConsent(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	if len(e.Consent) == 0 {
+		return nil
+	}
+	n := len(e.Consent)
+	customers, purposes, statuses, sources, methods := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	inbox := make([]int64, n)
+	at := make([]time.Time, n)
+	for i, c := range e.Consent {
+		customers[i], purposes[i], statuses[i], sources[i], methods[i], inbox[i], at[i] = c.CustomerID, c.Purpose, c.Status, c.Source, c.Method, c.InboxID, c.At
+	}
+	_, err := tx.Exec(ctx, `
+		INSERT INTO consent_ledger (customer_id, purpose, status, source, method, inbox_id, recorded_at)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[])`,
+		customers, purposes, statuses, sources, methods, inbox, at)
+	return err
+}
+
+// writeTickets upserts tickets: a later event updates what it says and
+// moves the ticket to its customer (a requester change).
+func writeTickets(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	for _, t := range e.Tickets {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO tickets (customer_id, source, ticket_id, subject, status, priority, channel, url, opened_at, updated_at)
+			VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, $9)
+			ON CONFLICT (source, ticket_id) DO UPDATE SET
+			     customer_id = CASE WHEN EXCLUDED.updated_at >= tickets.updated_at THEN EXCLUDED.customer_id ELSE tickets.customer_id END,
+			     subject  = CASE WHEN EXCLUDED.updated_at >= tickets.updated_at THEN coalesce(EXCLUDED.subject, tickets.subject) ELSE coalesce(tickets.subject, EXCLUDED.subject) END,
+			     status   = CASE WHEN EXCLUDED.updated_at >= tickets.updated_at THEN coalesce(EXCLUDED.status, tickets.status) ELSE coalesce(tickets.status, EXCLUDED.status) END,
+			     priority = CASE WHEN EXCLUDED.updated_at >= tickets.updated_at THEN coalesce(EXCLUDED.priority, tickets.priority) ELSE coalesce(tickets.priority, EXCLUDED.priority) END,
+			     channel  = coalesce(tickets.channel, EXCLUDED.channel),
+			     url      = coalesce(tickets.url, EXCLUDED.url),
+			     opened_at = least(tickets.opened_at, EXCLUDED.opened_at),
+			     updated_at = greatest(tickets.updated_at, EXCLUDED.updated_at)`,
+			t.CustomerID, t.Source, t.TicketID, t.Subject, t.Status, t.Priority, t.Channel, t.URL, t.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeResponses upserts survey responses: a later event of the same
+// response (Delighted's comment added) updates it.
+func writeResponses(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	for _, r := range e.Responses {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO survey_responses (customer_id, source, response_id, kind, score, category, comment, answered_at)
+			VALUES ($1, $2, $3, $4, NULLIF($5, '')::numeric, NULLIF($6, ''), NULLIF($7, ''), $8)
+			ON CONFLICT (source, response_id) DO UPDATE SET
+			     customer_id = EXCLUDED.customer_id,
+			     kind = EXCLUDED.kind,
+			     score = coalesce(EXCLUDED.score, survey_responses.score),
+			     category = coalesce(EXCLUDED.category, survey_responses.category),
+			     comment = coalesce(EXCLUDED.comment, survey_responses.comment),
+			     answered_at = least(survey_responses.answered_at, EXCLUDED.answered_at)`,
+			r.CustomerID, r.Source, r.ResponseID, r.Kind, r.Score, r.Category, r.Comment, r.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Suppressed returns which hashes are on the suppression list.
+func (b *Batch) Suppressed(ctx context.Context, hashes [][]byte) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(hashes) == 0 {
+		return out, nil
+	}
+	rows, err := b.tx.Query(ctx, `SELECT hash FROM suppressions WHERE hash = ANY($1::bytea[])`, hashes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out[string(h)] = true
+	}
+	return out, rows.Err()
+}
