@@ -10,6 +10,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/cyclehub/cyclehub/connectors/enrichhttp"
 	"github.com/cyclehub/cyclehub/connectors/kafkasink"
 	"github.com/cyclehub/cyclehub/internal/providerapi"
 	"github.com/cyclehub/cyclehub/internal/secret"
@@ -23,20 +24,22 @@ import (
 // Config is CycleHub's whole configuration: one YAML file. Every section is
 // owned by the package that uses it; this type only aggregates them.
 type Config struct {
-	HTTP     webhooks.Config                  `yaml:"http"`
-	Ops      OpsConfig                        `yaml:"ops"`
-	Admin    AdminConfig                      `yaml:"admin"`
-	Postgres pgstore.Config                   `yaml:"postgres"`
-	Redis    redisstore.Config                `yaml:"redis"`
-	Kafka    kafkasink.Config                 `yaml:"kafka"`
-	Ingest   pgstore.InboxWriterConfig        `yaml:"ingest"`
-	Pipeline pipeline.Config                  `yaml:"pipeline"`
-	Relay    pipeline.RelayConfig             `yaml:"relay"`
-	Fetch    FetchConfig                      `yaml:"fetch"`
-	Identity pipeline.IdentityConfig          `yaml:"identity"`
-	Privacy  PrivacyConfig                    `yaml:"privacy"`
-	Sources  map[string]webhooks.SourceConfig `yaml:"sources"`
-	Log      LogConfig                        `yaml:"log"`
+	HTTP     webhooks.Config           `yaml:"http"`
+	Ops      OpsConfig                 `yaml:"ops"`
+	Admin    AdminConfig               `yaml:"admin"`
+	Postgres pgstore.Config            `yaml:"postgres"`
+	Redis    redisstore.Config         `yaml:"redis"`
+	Kafka    kafkasink.Config          `yaml:"kafka"`
+	Ingest   pgstore.InboxWriterConfig `yaml:"ingest"`
+	Pipeline pipeline.Config           `yaml:"pipeline"`
+	Relay    pipeline.RelayConfig      `yaml:"relay"`
+	Fetch    FetchConfig               `yaml:"fetch"`
+	Identity pipeline.IdentityConfig   `yaml:"identity"`
+	// Enrichment is the optional HTTP enrichment API (off unless url is set).
+	Enrichment enrichhttp.Config                `yaml:"enrichment"`
+	Privacy    PrivacyConfig                    `yaml:"privacy"`
+	Sources    map[string]webhooks.SourceConfig `yaml:"sources"`
+	Log        LogConfig                        `yaml:"log"`
 	// MappingsDir holds one declarative mapping per provider
 	// (<provider>.yaml); relative to the config file's directory.
 	MappingsDir string `yaml:"mappings_dir"`
@@ -87,19 +90,20 @@ type LogConfig struct {
 // place defaults are defined (docs/configuration.md lists them).
 func Default() Config {
 	return Config{
-		HTTP:     webhooks.DefaultConfig(),
-		Ops:      OpsConfig{Addr: "127.0.0.1:8081"},
-		Postgres: pgstore.DefaultConfig(),
-		Redis:    redisstore.DefaultConfig(),
-		Kafka:    kafkasink.DefaultConfig(),
-		Ingest:   pgstore.DefaultInboxWriterConfig(),
-		Pipeline: pipeline.DefaultConfig(),
-		Relay:    pipeline.DefaultRelayConfig(),
-		Fetch:    FetchConfig{FetchConfig: pipeline.DefaultFetchConfig(), HTTP: providerapi.DefaultConfig()},
-		Identity: pipeline.DefaultIdentityConfig(),
-		Privacy:  PrivacyConfig{Retention: pipeline.DefaultRetentionConfig()},
-		Sources:  map[string]webhooks.SourceConfig{},
-		Log:      LogConfig{Level: "info", Format: "json"},
+		HTTP:       webhooks.DefaultConfig(),
+		Ops:        OpsConfig{Addr: "127.0.0.1:8081"},
+		Postgres:   pgstore.DefaultConfig(),
+		Redis:      redisstore.DefaultConfig(),
+		Kafka:      kafkasink.DefaultConfig(),
+		Ingest:     pgstore.DefaultInboxWriterConfig(),
+		Pipeline:   pipeline.DefaultConfig(),
+		Relay:      pipeline.DefaultRelayConfig(),
+		Fetch:      FetchConfig{FetchConfig: pipeline.DefaultFetchConfig(), HTTP: providerapi.DefaultConfig()},
+		Identity:   pipeline.DefaultIdentityConfig(),
+		Enrichment: enrichhttp.DefaultConfig(),
+		Privacy:    PrivacyConfig{Retention: pipeline.DefaultRetentionConfig()},
+		Sources:    map[string]webhooks.SourceConfig{},
+		Log:        LogConfig{Level: "info", Format: "json"},
 
 		MappingsDir: "mappings",
 	}
@@ -290,6 +294,7 @@ func (c *Config) Validate() Errors {
 	section("fetch", c.Fetch.FetchConfig.Validate())
 	section("fetch.http", c.Fetch.HTTP.Validate())
 	section("identity", c.Identity.Validate())
+	section("enrichment", c.Enrichment.Validate())
 	section("privacy.retention", c.Privacy.Retention.Validate())
 	if c.Privacy.SuppressionKey.IsZero() {
 		errs.Add("privacy.suppression_key", "must be set (or %s): it keys the suppression list of erased people", EnvSuppressionKey)

@@ -25,6 +25,10 @@ type Customer struct {
 	UserIDs []string `json:"-"`
 }
 
+// EnrichmentSource is the provenance source of traits an enrichment API
+// gave.
+const EnrichmentSource = "enrichment"
+
 // TraitValue is a trait with its provenance: who said it, in which request,
 // and when it was true.
 type TraitValue struct {
@@ -74,6 +78,17 @@ func (c *Customer) Apply(ev *Event, requestID string, s Survivorship) Change {
 			continue
 		}
 		next := TraitValue{Value: v, Source: ev.Source, RequestID: requestID, ObservedAt: ev.OccurredAt}
+		if cur, ok := c.Traits[name]; ok && !s.wins(name, next, cur) {
+			continue
+		}
+		c.Traits[name] = next
+		ch.ChangedTraits = append(ch.ChangedTraits, name)
+	}
+	for _, name := range sortedKeys(ev.Enrichment) {
+		if _, given := ev.Traits[name]; given || ev.Enrichment[name] == "" {
+			continue
+		}
+		next := TraitValue{Value: ev.Enrichment[name], Source: EnrichmentSource, RequestID: requestID, ObservedAt: ev.OccurredAt}
 		if cur, ok := c.Traits[name]; ok && !s.wins(name, next, cur) {
 			continue
 		}

@@ -41,6 +41,10 @@ type Event struct {
 	Attribution *Touch `json:"attribution,omitempty"`
 	// Properties describe the interaction itself (message, form id, …).
 	Properties map[string]any `json:"properties,omitempty"`
+	// Enrichment holds traits an enrichment API gave for the event (by its
+	// company domain); they are recorded with source "enrichment", and
+	// never replace what the event itself says.
+	Enrichment map[string]string `json:"enrichment,omitempty"`
 	// Consent lists the explicit consent choices the event carries.
 	Consent []ConsentChoice `json:"consent,omitempty"`
 	// Record is the index of the record in a batched request.

@@ -39,10 +39,10 @@ type Survivorship struct {
 
 // DefaultSurvivorship is DOMAIN.md's: the latest non-empty value wins,
 // firmographics come from the most trusted source first (the CRM of
-// record, then the company's own product events, then LinkedIn's
-// self-declared profile data).
+// record, then the company's own product events, then the enrichment
+// API, then LinkedIn's self-declared profile data).
 func DefaultSurvivorship() Survivorship {
-	firmo := TraitRule{Rule: RuleSourcePrecedence, Sources: []string{"hubspot", "events", "linkedin"}}
+	firmo := TraitRule{Rule: RuleSourcePrecedence, Sources: []string{"hubspot", "events", EnrichmentSource, "linkedin"}}
 	return Survivorship{Default: RuleLatest, Traits: map[string]TraitRule{
 		"company": firmo, "industry": firmo, "company_size": firmo,
 	}}

@@ -53,6 +53,13 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 		return out, err
 	}
 	items = w.dropTestIdentities(items)
+	if w.Enricher != nil && len(items) > 0 {
+		evs := make([]*mapping.Event, len(items))
+		for i, it := range items {
+			evs[i] = it.ev
+		}
+		w.Enricher.Enrich(ctx, evs)
+	}
 	var ids []mapping.Identity
 	seenID := map[string]bool{}
 	for _, it := range items {

@@ -303,3 +303,32 @@ func (h *harness) countArgs(sql string, args ...any) int {
 	}
 	return n
 }
+
+// enrichFunc adapts a function to the pipeline's Enricher.
+type enrichFunc func(ctx context.Context, evs []*mapping.Event)
+
+func (f enrichFunc) Enrich(ctx context.Context, evs []*mapping.Event) { f(ctx, evs) }
+
+func TestEnrichedTraitsAreRecordedAsTheEnrichmentsAndNeverReplaceTheEventsOwn(t *testing.T) {
+	sources := map[string]mapping.SourceSpec{"form": {Provider: "journey"}}
+	mapper := mapping.NewMapper(sources, map[string]*mapping.Compiled{"journey": journeySpec(t)})
+	h, w := newHarness(t, mapper, pipeline.DefaultConfig())
+	w.Enricher = enrichFunc(func(_ context.Context, evs []*mapping.Event) {
+		for _, ev := range evs {
+			if ev.Traits["company_domain"] == "fern.example" {
+				ev.Enrichment = map[string]string{"company": "Fern Labs Inc.", "industry": "Biotech"}
+			}
+		}
+	})
+	h.post("form", map[string]any{"email": "ivy@fern.example", "company": "Fern", "at": t1})
+	h.settle()
+	checks := map[string]int{
+		`SELECT count(*) FROM customers WHERE traits->'industry'->>'value' = 'Biotech' AND traits->'industry'->>'source' = 'enrichment'`: 1,
+		`SELECT count(*) FROM customers WHERE traits->'company'->>'value' = 'Fern' AND traits->'company'->>'source' = 'form'`:             1,
+	}
+	for sql, want := range checks {
+		if n := h.count(sql); n != want {
+			t.Errorf("%s = %d, want %d", sql, n, want)
+		}
+	}
+}

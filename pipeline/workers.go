@@ -109,6 +109,15 @@ type Workers struct {
 	// SuppressionKey keys the suppression list's hashes of erased people's
 	// identifiers (the same key the eraser uses).
 	SuppressionKey []byte
+	// Enricher, when set, adds traits from an enrichment API to the
+	// batch's events before they are resolved (best effort, time-boxed).
+	Enricher Enricher
+}
+
+// Enricher adds traits to events; it never fails the batch: whatever it
+// cannot do within its budget, events go on without.
+type Enricher interface {
+	Enrich(ctx context.Context, evs []*mapping.Event)
 }
 
 // NewWorkers returns the pipeline workers. now is the clock (injected so

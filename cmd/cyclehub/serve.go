@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/connectors/enrichhttp"
 	"github.com/cyclehub/cyclehub/connectors/kafkasink"
 	"github.com/cyclehub/cyclehub/internal/adminapi"
 	"github.com/cyclehub/cyclehub/internal/ops"
@@ -99,6 +100,11 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	workers.Identity = cfg.Identity
 	suppressionKey := []byte(cfg.Privacy.SuppressionKey.Reveal())
 	workers.SuppressionKey = suppressionKey
+	if cfg.Enrichment.Enabled() {
+		enricher := enrichhttp.New(cfg.Enrichment, rdb.NewCache(cfg.Redis.KeyPrefix, "enrich"), now)
+		enricher.OnLookup = metrics.ObserveEnrichment
+		workers.Enricher = enricher
+	}
 	retention := pipeline.NewRetention(cfg.Privacy.Retention, store, logger.WithField("component", "retention"), now)
 
 	fetcher := pipeline.NewFetcher(cfg.Fetch.FetchConfig, store, mapper, newProviderAPI(cfg, mapper),

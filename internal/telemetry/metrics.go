@@ -30,6 +30,7 @@ type Metrics struct {
 	fetches       *prometheus.CounterVec
 	fetchCalls    *prometheus.CounterVec
 	fetchDuration prometheus.Histogram
+	enrichments   *prometheus.CounterVec
 }
 
 // New creates and registers the metrics (plus Go and process collectors).
@@ -86,6 +87,10 @@ func New() *Metrics {
 	m.fetchDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "cyclehub_fetch_duration_seconds", Help: "Time to fetch one request's documents.", Buckets: latency,
 	})
+	m.enrichments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cyclehub_enrichment_lookups_total", Help: "Enrichment lookups by outcome (cached, found, not_found, failed, skipped).",
+	}, []string{"outcome"})
+	r.MustRegister(m.enrichments)
 	r.MustRegister(m.httpRequests, m.httpDuration, m.inboxBatch, m.inboxCommit, m.inboxErrors,
 		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration,
 		m.fetches, m.fetchCalls, m.fetchDuration)
@@ -136,6 +141,9 @@ func (m *Metrics) ObserveFetch(source string, s pipeline.FetchStats) {
 	m.fetchCalls.WithLabelValues(source).Add(float64(s.Calls))
 	m.fetchDuration.Observe(s.Took.Seconds())
 }
+
+// ObserveEnrichment records one enrichment lookup.
+func (m *Metrics) ObserveEnrichment(outcome string) { m.enrichments.WithLabelValues(outcome).Inc() }
 
 // RegisterFetchBacklog exposes the requests waiting for their documents.
 func (m *Metrics) RegisterFetchBacklog(backlog LagFunc) {
