@@ -324,7 +324,7 @@ func TestEnrichedTraitsAreRecordedAsTheEnrichmentsAndNeverReplaceTheEventsOwn(t 
 	h.settle()
 	checks := map[string]int{
 		`SELECT count(*) FROM customers WHERE traits->'industry'->>'value' = 'Biotech' AND traits->'industry'->>'source' = 'enrichment'`: 1,
-		`SELECT count(*) FROM customers WHERE traits->'company'->>'value' = 'Fern' AND traits->'company'->>'source' = 'form'`:             1,
+		`SELECT count(*) FROM customers WHERE traits->'company'->>'value' = 'Fern' AND traits->'company'->>'source' = 'form'`:            1,
 	}
 	for sql, want := range checks {
 		if n := h.count(sql); n != want {
