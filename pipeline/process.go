@@ -45,11 +45,8 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 		}
 		eff.Done = append(eff.Done, req.ID)
 	}
-	items, err := w.dropSuppressed(ctx, b, items, eff)
+	items, err := w.newRecords(ctx, b, items)
 	if err != nil {
-		return out, err
-	}
-	if items, err = w.newRecords(ctx, b, items); err != nil {
 		return out, err
 	}
 	items = w.dropTestIdentities(items)
@@ -72,6 +69,11 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 	}
 	byKey, err := b.LockCustomers(ctx, ids)
 	if err != nil {
+		return out, err
+	}
+	// Under the identity locks, which an erasure takes too: a person
+	// erased while this batch waited is seen as suppressed, never recreated.
+	if items, err = w.dropSuppressed(ctx, b, items, eff); err != nil {
 		return out, err
 	}
 	r := newResolver(w, eff, byKey)

@@ -174,31 +174,26 @@ func (r *resolver) merge(survivor, m *mapping.Customer, linkedBy mapping.Identit
 // repoint moves the batch's pending effects of one customer to another
 // (what is already stored moves with the merge's UPDATEs).
 func (r *resolver) repoint(from, to string) {
+	move := func(id *string) {
+		if *id == from {
+			*id = to
+		}
+	}
 	e := r.eff
 	for i := range e.Identities {
-		if e.Identities[i].CustomerID == from {
-			e.Identities[i].CustomerID = to
-		}
+		move(&e.Identities[i].CustomerID)
 	}
 	for i := range e.Timeline {
-		if e.Timeline[i].CustomerID == from {
-			e.Timeline[i].CustomerID = to
-		}
+		move(&e.Timeline[i].CustomerID)
 	}
 	for i := range e.Consent {
-		if e.Consent[i].CustomerID == from {
-			e.Consent[i].CustomerID = to
-		}
+		move(&e.Consent[i].CustomerID)
 	}
 	for i := range e.Tickets {
-		if e.Tickets[i].CustomerID == from {
-			e.Tickets[i].CustomerID = to
-		}
+		move(&e.Tickets[i].CustomerID)
 	}
 	for i := range e.Responses {
-		if e.Responses[i].CustomerID == from {
-			e.Responses[i].CustomerID = to
-		}
+		move(&e.Responses[i].CustomerID)
 	}
 }
 

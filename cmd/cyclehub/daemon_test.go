@@ -194,6 +194,17 @@ func (d *daemon) waitCustomer(email string) map[string]any {
 
 func queryInt(t *testing.T, pgURL, sql string, args ...any) int {
 	t.Helper()
+	return queryOne[int](t, pgURL, sql, args...)
+}
+
+func queryString(t *testing.T, pgURL, sql string, args ...any) string {
+	t.Helper()
+	return queryOne[string](t, pgURL, sql, args...)
+}
+
+// queryOne reads the single value a query returns.
+func queryOne[T any](t *testing.T, pgURL, sql string, args ...any) T {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, pgURL)
@@ -201,11 +212,11 @@ func queryInt(t *testing.T, pgURL, sql string, args ...any) int {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+	var v T
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return v
 }
 
 func newTestDaemon(t *testing.T) (*daemon, string, []string) {
@@ -218,20 +229,4 @@ func newTestDaemon(t *testing.T) (*daemon, string, []string) {
 func decodeJSON(resp *http.Response, v any) error {
 	defer resp.Body.Close()
 	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-func queryString(t *testing.T, pgURL, sql string, args ...any) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var s string
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
