@@ -133,7 +133,7 @@ func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
 	addUnmappedFields(ev, fields)
 
 	if len(ev.Identities) == 0 {
-		return nil, &UnmappableError{Reason: "form has no valid email or phone field"}
+		return nil, &UnmappableError{Reason: "form has no valid user id, email or phone field"}
 	}
 	return ev, nil
 }

@@ -42,7 +42,7 @@ type Survivorship struct {
 // record, then the company's own product events, then the enrichment
 // API, then LinkedIn's self-declared profile data).
 func DefaultSurvivorship() Survivorship {
-	firmo := TraitRule{Rule: RuleSourcePrecedence, Sources: []string{"hubspot", "events", EnrichmentSource, "linkedin"}}
+	firmo := TraitRule{Rule: RuleSourcePrecedence, Sources: []string{"hubspot", "hubspot_workflow", "events", EnrichmentSource, "linkedin"}}
 	return Survivorship{Default: RuleLatest, Traits: map[string]TraitRule{
 		"company": firmo, "industry": firmo, "company_size": firmo,
 	}}
@@ -118,8 +118,10 @@ func sourceRank(sources []string, source string) int {
 // cannot be ordered compare equal.
 func compareRank(ranks []string, a, b string) int {
 	if len(ranks) > 0 {
-		ra, rb := slices.Index(ranks, strings.ToLower(a)), slices.Index(ranks, strings.ToLower(b))
-		return ra - rb
+		rank := func(v string) int {
+			return slices.IndexFunc(ranks, func(r string) bool { return strings.EqualFold(r, v) })
+		}
+		return rank(a) - rank(b)
 	}
 	x, errA := strconv.ParseFloat(a, 64)
 	y, errB := strconv.ParseFloat(b, 64)

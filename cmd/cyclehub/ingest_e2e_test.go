@@ -218,7 +218,7 @@ func TestAnUnmappableRequestIsQuarantinedAndDoesNotBlockOthers(t *testing.T) {
 	}
 	d.waitCustomer("after@example.com")
 	deadline := time.Now().Add(10 * time.Second)
-	for queryInt(t, pgURL, `SELECT count(*) FROM inbox WHERE status = 'quarantined' AND reason LIKE '%no valid email or phone%'`) != 1 {
+	for queryInt(t, pgURL, `SELECT count(*) FROM inbox WHERE status = 'quarantined' AND reason LIKE '%no valid user id, email or phone%'`) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the unmappable request was not quarantined with its reason")
 		}

@@ -97,7 +97,8 @@ func writeResponses(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 			INSERT INTO survey_responses (customer_id, source, response_id, kind, score, category, comment, answered_at)
 			VALUES ($1, $2, $3, $4, NULLIF($5, '')::numeric, NULLIF($6, ''), NULLIF($7, ''), $8)
 			ON CONFLICT (source, response_id) DO UPDATE SET
-			     customer_id = EXCLUDED.customer_id,
+			     customer_id = CASE WHEN EXCLUDED.answered_at >= survey_responses.answered_at
+			                        THEN EXCLUDED.customer_id ELSE survey_responses.customer_id END,
 			     kind = EXCLUDED.kind,
 			     score = coalesce(EXCLUDED.score, survey_responses.score),
 			     category = coalesce(EXCLUDED.category, survey_responses.category),
