@@ -83,9 +83,13 @@ type CustomerChangedData struct {
 	Version       int64             `json:"version"`
 	ChangedTraits []string          `json:"changed_traits"`
 	Traits        map[string]string `json:"traits"`
-	FirstTouch    *Touch            `json:"first_touch,omitempty"`
-	LastTouch     *Touch            `json:"last_touch,omitempty"`
-	Trigger       Trigger           `json:"trigger"`
+	// ChangedConsent lists purposes whose consent status changed; Consent
+	// is every purpose's current status (granted or denied).
+	ChangedConsent []string          `json:"changed_consent,omitempty"`
+	Consent        map[string]string `json:"consent,omitempty"`
+	FirstTouch     *Touch            `json:"first_touch,omitempty"`
+	LastTouch      *Touch            `json:"last_touch,omitempty"`
+	Trigger        Trigger           `json:"trigger"`
 }
 
 // ChangedEvent builds the created/updated event for a change just applied
@@ -105,14 +109,23 @@ func ChangedEvent(c *Customer, ch Change, trig Trigger) (*CloudEvent, error) {
 			traits[k] = v.Value
 		}
 	}
+	var consent map[string]string
+	if len(c.Consent) > 0 {
+		consent = map[string]string{}
+		for p, st := range c.Consent {
+			consent[p] = st.Status
+		}
+	}
 	return NewCloudEvent(typ, c, trig.OccurredAt, CustomerChangedData{
-		CustomerID:    c.ID,
-		Version:       c.Version,
-		ChangedTraits: changed,
-		Traits:        traits,
-		FirstTouch:    streamTouch(c.FirstTouch),
-		LastTouch:     streamTouch(c.LastTouch),
-		Trigger:       trig,
+		CustomerID:     c.ID,
+		Version:        c.Version,
+		ChangedTraits:  changed,
+		Traits:         traits,
+		ChangedConsent: ch.ChangedConsent,
+		Consent:        consent,
+		FirstTouch:     streamTouch(c.FirstTouch),
+		LastTouch:      streamTouch(c.LastTouch),
+		Trigger:        trig,
 	})
 }
 
@@ -141,6 +154,9 @@ type CustomerMergedData struct {
 	MergedID   string `json:"merged_id"`
 	// LinkedBy is the kind of identifier the event shared with both.
 	LinkedBy IdentityType `json:"linked_by"`
+	// ChangedTraits names the survivor's traits the merge changed (on the
+	// survivor's key; re-read the customer for their values).
+	ChangedTraits []string `json:"changed_traits,omitempty"`
 	// Version is the version of the record the event is keyed by.
 	Version int64   `json:"version"`
 	Trigger Trigger `json:"trigger"`
@@ -148,9 +164,9 @@ type CustomerMergedData struct {
 
 // MergedEvent builds the merged.v1 event for c (the survivor or the merged
 // record, whose Version must already be the new one).
-func MergedEvent(c *Customer, survivorID, mergedID string, linkedBy IdentityType, trig Trigger) (*CloudEvent, error) {
+func MergedEvent(c *Customer, survivorID, mergedID string, linkedBy IdentityType, changed []string, trig Trigger) (*CloudEvent, error) {
 	return NewCloudEvent(TypeCustomerMerged, c, trig.OccurredAt, CustomerMergedData{
-		SurvivorID: survivorID, MergedID: mergedID, LinkedBy: linkedBy, Version: c.Version, Trigger: trig,
+		SurvivorID: survivorID, MergedID: mergedID, LinkedBy: linkedBy, ChangedTraits: changed, Version: c.Version, Trigger: trig,
 	})
 }
 

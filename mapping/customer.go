@@ -43,12 +43,13 @@ type Change struct {
 	Created       bool
 	ChangedTraits []string
 	Attribution   bool
-	Consent       bool
+	// ChangedConsent lists the purposes whose status changed.
+	ChangedConsent []string
 }
 
 // Changed reports whether the record changed (and so gets a new version).
 func (c Change) Changed() bool {
-	return c.Created || len(c.ChangedTraits) > 0 || c.Attribution || c.Consent
+	return c.Created || len(c.ChangedTraits) > 0 || c.Attribution || len(c.ChangedConsent) > 0
 }
 
 // NewCustomer starts a record for a person first seen in ev.
@@ -97,8 +98,8 @@ func (c *Customer) Apply(ev *Event, requestID string, s Survivorship) Change {
 	}
 	ch.Attribution = c.touch(ev.Attribution)
 	for _, choice := range ev.Consent {
-		if c.applyConsent(choice, ev.Source, ev.OccurredAt) {
-			ch.Consent = true
+		if c.applyConsent(choice, ev.Source, ev.OccurredAt) && !slices.Contains(ch.ChangedConsent, choice.Purpose) {
+			ch.ChangedConsent = append(ch.ChangedConsent, choice.Purpose)
 		}
 	}
 	c.span(ev.OccurredAt, ev.OccurredAt)

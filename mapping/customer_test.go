@@ -409,3 +409,24 @@ func TestNewCloudEventDataThatCannotBeEncoded(t *testing.T) {
 		t.Errorf("err = %v, want a wrapped json error naming the event type", err)
 	}
 }
+
+func TestConsentChangesAreNamedOnTheStreamWithoutPersonalData(t *testing.T) {
+	c := NewCustomer("c1", &Event{OccurredAt: time.Unix(0, 0)})
+	ev := &Event{Source: "form", OccurredAt: time.Unix(10, 0), Traits: map[string]string{"email": "a@example.com"},
+		Consent: []ConsentChoice{{Purpose: "email_marketing", Status: ConsentDenied, Method: "form_checkbox"}}}
+	ch := c.Apply(ev, "r1", DefaultSurvivorship())
+	c.Version++
+	ce, err := ChangedEvent(c, ch, Trigger{Source: "form", OccurredAt: ev.OccurredAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := string(ce.Data)
+	for _, want := range []string{`"changed_consent":["email_marketing"]`, `"consent":{"email_marketing":"denied"}`} {
+		if !strings.Contains(data, want) {
+			t.Errorf("missing %s in %s", want, data)
+		}
+	}
+	if strings.Contains(data, "a@example.com") {
+		t.Errorf("the email is in the stream: %s", data)
+	}
+}

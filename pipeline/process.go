@@ -16,6 +16,7 @@ type outcome struct {
 	done        int
 	quarantined int
 	retried     int
+	suppressed  int
 	events      int
 }
 
@@ -87,6 +88,7 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 		return out, err
 	}
 	out.done, out.quarantined, out.retried, out.events = len(eff.Done), len(eff.Quarantined), len(eff.Retry), r.events
+	out.suppressed = len(eff.Suppressed)
 	return out, nil
 }
 

@@ -148,10 +148,14 @@ func (r *resolver) conflict(it item, owners []*mapping.Customer, evUser string, 
 // of m move to the survivor. The merged record keeps its id as a
 // tombstone pointing at the survivor.
 func (r *resolver) merge(survivor, m *mapping.Customer, linkedBy mapping.IdentityType, it item, trig mapping.Trigger) error {
-	survivor.Absorb(m, r.w.Identity.Survivorship)
+	changed := survivor.Absorb(m, r.w.Identity.Survivorship)
 	for _, c := range []*mapping.Customer{m, survivor} {
 		c.Version++
-		ce, err := mapping.MergedEvent(c, survivor.ID, m.ID, linkedBy, trig)
+		var names []string
+		if c == survivor {
+			names = changed
+		}
+		ce, err := mapping.MergedEvent(c, survivor.ID, m.ID, linkedBy, names, trig)
 		if err != nil {
 			return err
 		}

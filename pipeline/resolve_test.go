@@ -332,3 +332,24 @@ func TestEnrichedTraitsAreRecordedAsTheEnrichmentsAndNeverReplaceTheEventsOwn(t 
 		}
 	}
 }
+
+func TestTestAddressesIdentifyAndDescribeNoOne(t *testing.T) {
+	sources := map[string]mapping.SourceSpec{"form": {Provider: "journey"}}
+	mapper := mapping.NewMapper(sources, map[string]*mapping.Compiled{"journey": journeySpec(t)})
+	h, w := newHarness(t, mapper, pipeline.DefaultConfig())
+	w.Identity.TestEmails = []string{"@qa.example", "demo@example.com"}
+	h.post("form", map[string]any{"email": "bot@qa.example", "at": t1})
+	h.post("form", map[string]any{"email": "demo@example.com", "phone": "+14155550111", "at": t1})
+	h.settle()
+	checks := map[string]int{
+		`SELECT count(*) FROM customers`:                                                   1,
+		`SELECT count(*) FROM identities WHERE type = 'email'`:                             0,
+		`SELECT count(*) FROM customers WHERE traits ? 'email' OR traits ? 'email_domain'`: 0,
+		`SELECT count(*) FROM inbox WHERE status = 'done'`:                                 2,
+	}
+	for sql, want := range checks {
+		if n := h.count(sql); n != want {
+			t.Errorf("%s = %d, want %d", sql, n, want)
+		}
+	}
+}

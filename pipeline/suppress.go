@@ -62,12 +62,22 @@ func (w *Workers) dropTestIdentities(items []item) []item {
 		it.ev.Identities = slices.DeleteFunc(it.ev.Identities, func(id mapping.Identity) bool {
 			return id.Type == mapping.IdentityEmail && w.isTestEmail(id.Value)
 		})
+		if e := it.ev.Traits["email"]; e != "" && w.isTestEmail(e) {
+			// Nor does it describe anyone: the email and what was read
+			// from it go too.
+			for _, k := range emailTraits {
+				delete(it.ev.Traits, k)
+			}
+		}
 		if len(it.ev.Identities) > 0 {
 			kept = append(kept, it)
 		}
 	}
 	return kept
 }
+
+// emailTraits are the traits an email gives (mapping.Enrich).
+var emailTraits = []string{"email", "email_domain", "company_domain", "email_is_free", "email_is_role", "email_is_disposable"}
 
 // isTestEmail matches an address, or a domain given as "@example.test".
 func (w *Workers) isTestEmail(email string) bool {

@@ -86,8 +86,10 @@ func (c IdentityConfig) Validate() []error {
 // BatchStats describes one processed batch (for metrics).
 type BatchStats struct {
 	Requests, Done, Quarantined, Retried, Events int
-	Took                                         time.Duration
-	Err                                          error
+	// Suppressed counts requests about erased people, dropped.
+	Suppressed int
+	Took       time.Duration
+	Err        error
 }
 
 // Workers claims stored requests in batches and turns them into customer
@@ -209,7 +211,7 @@ func (w *Workers) runBatch(ctx context.Context, b Batch) error {
 	}
 	if w.OnBatch != nil {
 		w.OnBatch(BatchStats{Requests: out.requests, Done: out.done, Quarantined: out.quarantined,
-			Retried: out.retried, Events: out.events, Took: time.Since(start), Err: err})
+			Retried: out.retried, Suppressed: out.suppressed, Events: out.events, Took: time.Since(start), Err: err})
 	}
 	if err == nil && out.events > 0 && w.OnEvents != nil {
 		w.OnEvents()

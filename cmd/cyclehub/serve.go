@@ -100,12 +100,14 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	workers.Identity = cfg.Identity
 	suppressionKey := []byte(cfg.Privacy.SuppressionKey.Reveal())
 	workers.SuppressionKey = suppressionKey
+	var enricher *enrichhttp.Enricher
 	if cfg.Enrichment.Enabled() {
-		enricher := enrichhttp.New(cfg.Enrichment, rdb.NewCache(cfg.Redis.KeyPrefix, "enrich"), now)
+		enricher = enrichhttp.New(cfg.Enrichment, rdb.NewCache(cfg.Redis.KeyPrefix, "enrich"), now)
 		enricher.OnLookup = metrics.ObserveEnrichment
 		workers.Enricher = enricher
 	}
 	retention := pipeline.NewRetention(cfg.Privacy.Retention, store, logger.WithField("component", "retention"), now)
+	retention.OnPurge = metrics.ObservePurge
 
 	fetcher := pipeline.NewFetcher(cfg.Fetch.FetchConfig, store, mapper, newProviderAPI(cfg, mapper),
 		logger.WithField("component", "fetcher"), now)
@@ -149,6 +151,14 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 		n, age, err := store.FetchBacklog(ctx)
 		return map[string]any{"waiting_requests": n, "oldest_waiting_seconds": age.Seconds()}, err
 	})
+	if enricher != nil {
+		opsSrv.AddCheck("enrichment", false, func(context.Context) (any, error) {
+			if enricher.BreakerOpen() {
+				return map[string]any{"breaker": "open"}, errors.New("the enrichment API keeps failing: lookups paused")
+			}
+			return map[string]any{"breaker": "closed"}, nil
+		})
+	}
 	opsSrv.AddCheck("relay", false, func(ctx context.Context) (any, error) {
 		n, age, err := store.OutboxLag(ctx)
 		return map[string]any{"unpublished_events": n, "oldest_unpublished_seconds": age.Seconds()}, err

@@ -121,6 +121,11 @@ func (e *Enricher) lookup(ctx context.Context, domain string) map[string]string 
 	}
 	resp, err := e.http.R().SetContext(ctx).Get(strings.ReplaceAll(e.cfg.URL, "{domain}", url.QueryEscape(domain)))
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// The batch's budget ran out: no verdict on the API.
+		e.br.done(true, e.now())
+		e.observe(OutcomeSkipped)
+		return nil
 	case err != nil || resp.StatusCode() == http.StatusTooManyRequests || resp.StatusCode() >= 500:
 		e.br.done(false, e.now())
 		e.observe(OutcomeFailed)
@@ -135,12 +140,13 @@ func (e *Enricher) lookup(ctx context.Context, domain string) map[string]string 
 		e.observe(OutcomeFailed)
 		return nil
 	}
-	e.br.done(true, e.now())
 	doc, err := mapping.DecodeJSON(resp.Body())
 	if err != nil {
+		e.br.done(false, e.now())
 		e.observe(OutcomeFailed)
 		return nil
 	}
+	e.br.done(true, e.now())
 	traits := map[string]string{}
 	for t, p := range e.paths {
 		for _, v := range p.Eval(doc) {

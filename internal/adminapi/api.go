@@ -66,11 +66,16 @@ func (a *API) timeline(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := a.store.GetCustomer(r.Context(), r.PathValue("id")); errors.Is(err, pgstore.ErrNotFound) {
+	v, err := a.store.GetCustomer(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, pgstore.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no customer with that id")
 		return
-	} else if err != nil {
+	case err != nil:
 		a.unavailable(w, err)
+		return
+	case v.ErasedAt != nil || v.Customer.MergedInto != "":
+		a.respondGone(w, r, v, "/timeline")
 		return
 	}
 	entries, err := a.store.Timeline(r.Context(), r.PathValue("id"), before, limit)
@@ -224,24 +229,31 @@ func (a *API) respondCustomer(w http.ResponseWriter, r *http.Request, id string)
 		a.unavailable(w, err)
 		return
 	}
-	switch {
-	case v.ErasedAt != nil:
+	if v.ErasedAt != nil || v.Customer.MergedInto != "" {
+		a.respondGone(w, r, v, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, customerJSON(v))
+}
+
+// respondGone answers for a record that no longer holds its person: 410
+// when erased; when merged, 301 to the same resource (suffix) of the
+// record that holds them now (the end of the merge chain), so clients
+// that follow redirects land there.
+func (a *API) respondGone(w http.ResponseWriter, r *http.Request, v *pgstore.CustomerView, suffix string) {
+	if v.ErasedAt != nil {
 		writeJSON(w, http.StatusGone, map[string]any{"error": "erased", "message": "the customer was erased on request",
 			"id": v.Customer.ID, "erased_at": v.ErasedAt})
-	case v.Customer.MergedInto != "":
-		// A merged id points at the record that holds the person now (the
-		// end of the merge chain); clients that follow redirects land there.
-		survivor, err := a.store.Survivor(r.Context(), v.Customer.ID)
-		if err != nil {
-			a.unavailable(w, err)
-			return
-		}
-		loc := "/v1/customers/" + survivor
-		w.Header().Set("Location", loc)
-		writeJSON(w, http.StatusMovedPermanently, map[string]any{"id": v.Customer.ID, "merged_into": survivor, "location": loc})
-	default:
-		writeJSON(w, http.StatusOK, customerJSON(v))
+		return
 	}
+	survivor, err := a.store.Survivor(r.Context(), v.Customer.ID)
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	loc := "/v1/customers/" + survivor + suffix
+	w.Header().Set("Location", loc)
+	writeJSON(w, http.StatusMovedPermanently, map[string]any{"id": v.Customer.ID, "merged_into": survivor, "location": loc})
 }
 
 // erase serves DELETE /v1/customers/{id}: the person is erased (the

@@ -31,6 +31,7 @@ type Metrics struct {
 	fetchCalls    *prometheus.CounterVec
 	fetchDuration prometheus.Histogram
 	enrichments   *prometheus.CounterVec
+	purged        prometheus.Counter
 }
 
 // New creates and registers the metrics (plus Go and process collectors).
@@ -90,7 +91,10 @@ func New() *Metrics {
 	m.enrichments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cyclehub_enrichment_lookups_total", Help: "Enrichment lookups by outcome (cached, found, not_found, failed, skipped).",
 	}, []string{"outcome"})
-	r.MustRegister(m.enrichments)
+	m.purged = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cyclehub_retention_purged_total", Help: "Raw requests deleted past their retention.",
+	})
+	r.MustRegister(m.enrichments, m.purged)
 	r.MustRegister(m.httpRequests, m.httpDuration, m.inboxBatch, m.inboxCommit, m.inboxErrors,
 		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration,
 		m.fetches, m.fetchCalls, m.fetchDuration)
@@ -122,6 +126,7 @@ func (m *Metrics) ObservePipelineBatch(s pipeline.BatchStats) {
 	m.pipeRequests.WithLabelValues("done").Add(float64(s.Done))
 	m.pipeRequests.WithLabelValues("quarantined").Add(float64(s.Quarantined))
 	m.pipeRequests.WithLabelValues("retry").Add(float64(s.Retried))
+	m.pipeRequests.WithLabelValues("suppressed").Add(float64(s.Suppressed))
 	m.pipeEvents.Add(float64(s.Events))
 }
 
@@ -141,6 +146,9 @@ func (m *Metrics) ObserveFetch(source string, s pipeline.FetchStats) {
 	m.fetchCalls.WithLabelValues(source).Add(float64(s.Calls))
 	m.fetchDuration.Observe(s.Took.Seconds())
 }
+
+// ObservePurge records one retention delete.
+func (m *Metrics) ObservePurge(deleted int64, _ error) { m.purged.Add(float64(deleted)) }
 
 // ObserveEnrichment records one enrichment lookup.
 func (m *Metrics) ObserveEnrichment(outcome string) { m.enrichments.WithLabelValues(outcome).Inc() }

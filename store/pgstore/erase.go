@@ -45,56 +45,86 @@ func (s *Store) Erase(ctx context.Context, id string, key []byte, now time.Time)
 	if !validUUID(id) {
 		return nil, ErrNotFound
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("erase: %w", err)
+	// A merge or a new identifier committed between reading the person and
+	// locking them would escape the erasure: the person is read again under
+	// the locks, and the erasure starts over when it moved.
+	for attempt := 0; ; attempt++ {
+		out, err := s.eraseOnce(ctx, id, key, now)
+		if !errors.Is(err, errPersonMoved) || attempt == 4 {
+			return out, err
+		}
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+}
 
-	root := id
-	if survivor, err := s.Survivor(ctx, id); err != nil {
-		return nil, err
-	} else if survivor != "" {
-		root = survivor
+// errPersonMoved: the person's records or identifiers changed while the
+// erasure took its locks.
+var errPersonMoved = errors.New("the person's records changed during the erasure")
+
+// person is what an erasure covers: the record holding the person (the
+// end of id's merge chain), every record merged into it, their identities.
+type person struct {
+	root    string
+	cluster []string
+	ids     []mapping.Identity
+}
+
+func (p person) same(q person) bool {
+	return p.root == q.root && slices.Equal(p.cluster, q.cluster) && slices.Equal(p.ids, q.ids)
+}
+
+func readPerson(ctx context.Context, tx pgx.Tx, id string) (person, error) {
+	var p person
+	err := tx.QueryRow(ctx, `
+		WITH RECURSIVE chain(id, merged_into, depth) AS (
+		    SELECT id, merged_into, 0 FROM customers WHERE id = $1
+		    UNION ALL
+		    SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into
+		    WHERE chain.depth < 64
+		)
+		SELECT coalesce((SELECT id::text FROM chain WHERE merged_into IS NULL ORDER BY depth DESC LIMIT 1), '')`, id).Scan(&p.root)
+	if err != nil || p.root == "" {
+		return p, err
 	}
-	var cluster []string
 	rows, err := tx.Query(ctx, `
 		WITH RECURSIVE tree(id) AS (
 		    SELECT id FROM customers WHERE id = $1
 		    UNION
 		    SELECT c.id FROM customers c JOIN tree ON c.merged_into = tree.id
 		)
-		SELECT id::text FROM tree ORDER BY id`, root)
+		SELECT id::text FROM tree ORDER BY id`, p.root)
+	if err != nil {
+		return p, err
+	}
+	if p.cluster, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return p, err
+	}
+	rows, err = tx.Query(ctx, `SELECT type, value FROM identities WHERE customer_id = ANY($1::uuid[]) ORDER BY type, value`, p.cluster)
+	if err != nil {
+		return p, err
+	}
+	p.ids, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (mapping.Identity, error) {
+		var i mapping.Identity
+		return i, r.Scan(&i.Type, &i.Value)
+	})
+	return p, err
+}
+
+func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.Time) (*Erasure, error) {
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}
-	if cluster, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	p, err := readPerson(ctx, tx, id)
+	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}
-	if len(cluster) == 0 {
+	if p.root == "" {
 		return nil, ErrNotFound
 	}
-
 	// The pipeline's lock order: identity advisory locks, then customer rows.
-	var ids []mapping.Identity
-	rows, err = tx.Query(ctx, `SELECT type, value FROM identities WHERE customer_id = ANY($1::uuid[]) ORDER BY type, value`, cluster)
-	if err != nil {
-		return nil, fmt.Errorf("erase: %w", err)
-	}
-	for rows.Next() {
-		var i mapping.Identity
-		if err := rows.Scan(&i.Type, &i.Value); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("erase: %w", err)
-		}
-		ids = append(ids, i)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("erase: %w", err)
-	}
-	locks := make([]int64, 0, len(ids))
-	for _, i := range ids {
+	locks := make([]int64, 0, len(p.ids))
+	for _, i := range p.ids {
 		locks = append(locks, lockKey(i.Key()))
 	}
 	slices.Sort(locks)
@@ -107,7 +137,7 @@ func (s *Store) Erase(ctx context.Context, id string, key []byte, now time.Time)
 		erased  bool
 	}
 	var recs []record
-	rows, err = tx.Query(ctx, `SELECT id::text, version, erased_at IS NOT NULL FROM customers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, cluster)
+	rows, err := tx.Query(ctx, `SELECT id::text, version, erased_at IS NOT NULL FROM customers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, p.cluster)
 	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}
@@ -120,6 +150,12 @@ func (s *Store) Erase(ctx context.Context, id string, key []byte, now time.Time)
 		recs = append(recs, r)
 	}
 	rows.Close()
+	if again, err := readPerson(ctx, tx, id); err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	} else if !again.same(p) {
+		return nil, errPersonMoved
+	}
+	root, cluster, ids := p.root, p.cluster, p.ids
 
 	out := &Erasure{CustomerID: root, RecordIDs: cluster}
 	hashes := make([][]byte, 0, len(ids))
