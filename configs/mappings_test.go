@@ -275,6 +275,13 @@ func checkGolden(t *testing.T, path string, evs []*mapping.Event, err error) {
 	if err != nil {
 		v = map[string]string{"error": err.Error()}
 	}
+	checkJSONGolden(t, path, v)
+}
+
+// checkJSONGolden compares v, as indented JSON, with the golden file at
+// path (rewritten with -update).
+func checkJSONGolden(t *testing.T, path string, v any) {
+	t.Helper()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -293,7 +300,7 @@ func checkGolden(t *testing.T, path string, evs []*mapping.Event, err error) {
 	}
 	want, e := os.ReadFile(path)
 	if errors.Is(e, os.ErrNotExist) {
-		t.Fatalf("no golden file %s: run go test ./configs -run TestMappingsAgainstSamples -update", path)
+		t.Fatalf("no golden file %s: run go test ./configs -update and review it", path)
 	}
 	if !bytes.Equal(want, buf.Bytes()) {
 		t.Errorf("%s differs from the golden file (rerun with -update and review the diff):\n%s", path, buf.String())

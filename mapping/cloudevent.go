@@ -16,6 +16,8 @@ const (
 	TypeCustomerUpdated = "cyclehub.customer.updated.v1"
 	TypeCustomerMerged  = "cyclehub.customer.merged.v1"
 	TypeCustomerErased  = "cyclehub.customer.erased.v1"
+	TypeStageChanged    = "cyclehub.customer.stage_changed.v1"
+	TypeScoreChanged    = "cyclehub.customer.score_changed.v1"
 )
 
 // CloudEventSource is the `source` attribute of every event CycleHub emits.
@@ -183,4 +185,72 @@ type CustomerErasedData struct {
 // ErasedEvent builds the erased.v1 event for c at its new version.
 func ErasedEvent(c *Customer, survivorID string, at time.Time) (*CloudEvent, error) {
 	return NewCloudEvent(TypeCustomerErased, c, at, CustomerErasedData{CustomerID: c.ID, Version: c.Version, SurvivorID: survivorID})
+}
+
+// ScoreSummary is a customer's scores as the stream carries them.
+type ScoreSummary struct {
+	Fit         float64 `json:"fit"`
+	Engagement  float64 `json:"engagement"`
+	Health      float64 `json:"health"`
+	Band        string  `json:"band,omitempty"`
+	NPSCategory string  `json:"nps_category,omitempty"`
+	Model       string  `json:"model"`
+}
+
+func summary(s Scores) ScoreSummary {
+	return ScoreSummary{Fit: s.Fit, Engagement: s.Engagement, Health: s.Health, Band: s.Band, NPSCategory: s.NPSCategory, Model: s.Model}
+}
+
+// StageChangedData is the `data` of stage_changed.v1.
+type StageChangedData struct {
+	CustomerID string `json:"customer_id"`
+	Version    int64  `json:"version"`
+	FromStage  string `json:"from_stage"`
+	ToStage    string `json:"to_stage"`
+	// Direction is forward or backward; Phase the new stage's phase.
+	Direction string `json:"direction"`
+	Phase     string `json:"phase,omitempty"`
+	RuleID    string `json:"rule_id"`
+	Reason    string `json:"reason,omitempty"`
+	// TimeInPreviousStageSeconds is how long the customer was in
+	// from_stage (0 when there was none).
+	TimeInPreviousStageSeconds int64        `json:"time_in_previous_stage_seconds"`
+	Status                     string       `json:"customer_status,omitempty"`
+	Scores                     ScoreSummary `json:"scores"`
+	Trigger                    Trigger      `json:"trigger"`
+}
+
+// StageChangedEvent builds stage_changed.v1 for c at its new version.
+func StageChangedEvent(c *Customer, ch LifecycleChange, phase string, trig Trigger) (*CloudEvent, error) {
+	return NewCloudEvent(TypeStageChanged, c, trig.OccurredAt, StageChangedData{
+		CustomerID: c.ID, Version: c.Version, FromStage: ch.StageFrom, ToStage: ch.StageTo, Direction: ch.Direction,
+		Phase: phase, RuleID: ch.StageRule, Reason: ch.Reason, TimeInPreviousStageSeconds: int64(ch.TimeInPrevious.Seconds()),
+		Status: c.Lifecycle.Status, Scores: summary(c.Lifecycle.Scores), Trigger: trig,
+	})
+}
+
+// ScoreChangedData is the `data` of score_changed.v1: published when the
+// band changes or a score crosses a threshold, not on every point.
+type ScoreChangedData struct {
+	CustomerID string `json:"customer_id"`
+	Version    int64  `json:"version"`
+	BandFrom   string `json:"band_from,omitempty"`
+	BandTo     string `json:"band_to,omitempty"`
+	// Crossed names the scores that crossed a threshold.
+	Crossed []string `json:"crossed,omitempty"`
+	// StatusFrom and StatusTo are customer_status before and after.
+	StatusFrom    string                    `json:"customer_status_from,omitempty"`
+	StatusTo      string                    `json:"customer_status_to,omitempty"`
+	Scores        ScoreSummary              `json:"scores"`
+	Contributions map[string][]Contribution `json:"contributions,omitempty"`
+	Trigger       Trigger                   `json:"trigger"`
+}
+
+// ScoreChangedEvent builds score_changed.v1 for c at its new version.
+func ScoreChangedEvent(c *Customer, ch LifecycleChange, trig Trigger) (*CloudEvent, error) {
+	return NewCloudEvent(TypeScoreChanged, c, trig.OccurredAt, ScoreChangedData{
+		CustomerID: c.ID, Version: c.Version, BandFrom: ch.BandFrom, BandTo: ch.BandTo, Crossed: ch.Crossed,
+		StatusFrom: ch.StatusFrom, StatusTo: ch.StatusTo, Scores: summary(c.Lifecycle.Scores),
+		Contributions: c.Lifecycle.Scores.Contributions, Trigger: trig,
+	})
 }

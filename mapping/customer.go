@@ -23,6 +23,8 @@ type Customer struct {
 	// UserIDs are the tenant user ids the customer holds (loaded with it,
 	// not stored in the row): a merge may never give one person two.
 	UserIDs []string `json:"-"`
+	// Lifecycle is the stage, status and scores.
+	Lifecycle Lifecycle `json:"lifecycle"`
 }
 
 // EnrichmentSource is the provenance source of traits an enrichment API
@@ -167,6 +169,7 @@ func (c *Customer) Absorb(m *Customer, s Survivorship) []string {
 	}
 	m.MergedInto = c.ID
 	m.Traits, m.FirstTouch, m.LastTouch, m.Consent, m.UserIDs = map[string]TraitValue{}, nil, nil, map[string]ConsentState{}, nil
+	m.Lifecycle = Lifecycle{}
 	return changed
 }
 

@@ -18,8 +18,12 @@ type Effects struct {
 	Consent    []ConsentRecord
 	Tickets    []Ticket
 	Responses  []SurveyResponse
-	Outbox     []*CloudEvent
-	Done       []int64
+	// StageMoves close each customer's current stint and open the next.
+	StageMoves []StageMove
+	// Referrals link new people to who referred them.
+	Referrals []Referral
+	Outbox    []*CloudEvent
+	Done      []int64
 	// Suppressed are requests about erased people: dropped, their raw
 	// payload wiped.
 	Suppressed  []int64
@@ -87,4 +91,24 @@ type OutboxRecord struct {
 	Time       time.Time
 	// Payload is the complete CloudEvent in structured JSON.
 	Payload []byte
+}
+
+// StageMove is a customer entering a stage (leaving the one before).
+type StageMove struct {
+	CustomerID string
+	From, To   string
+	At         time.Time
+	Rule       string
+	Reason     string
+	Direction  string
+	RequestID  string
+	Model      string
+}
+
+// Referral records who referred a customer.
+type Referral struct {
+	ReferrerID string
+	ReferredID string
+	Source     string
+	At         time.Time
 }

@@ -1,0 +1,186 @@
+package configs_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/mapping"
+)
+
+func defaultModel(t testing.TB) *mapping.Model {
+	t.Helper()
+	m, err := configs.LoadRules("rules")
+	if err != nil {
+		t.Fatalf("configs/rules:\n%v", err)
+	}
+	return m
+}
+
+var day0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+// step is one event of a journey, days after day0.
+type step struct {
+	day    float64
+	typ    string
+	traits map[string]string
+	props  map[string]any
+	// referrals, when set, is the customer's referral count from then on.
+	referrals int
+}
+
+// journey plays steps through Apply and Evaluate as the pipeline does and
+// returns the customer and every stage move, as "from>to (rule)".
+func journey(t *testing.T, m *mapping.Model, steps []step) (*mapping.Customer, []string) {
+	t.Helper()
+	c := mapping.NewCustomer("c-1", &mapping.Event{OccurredAt: day0})
+	var moves []string
+	for i, s := range steps {
+		at := day0.Add(time.Duration(s.day * 24 * float64(time.Hour)))
+		ev := &mapping.Event{Source: "test", Type: s.typ, OccurredAt: at, Traits: s.traits, Properties: s.props}
+		if ev.Traits == nil {
+			ev.Traits = map[string]string{}
+		}
+		if e := ev.Traits["email"]; e != "" {
+			ev.Identities = []mapping.Identity{{Type: mapping.IdentityEmail, Value: e}}
+		}
+		mapping.Enrich(ev)
+		c.Apply(ev, fmt.Sprintf("r%d", i), mapping.DefaultSurvivorship())
+		if s.referrals > 0 {
+			c.Lifecycle.ReferralCount = s.referrals
+		}
+		ch := m.Evaluate(c, ev, at)
+		if len(ch.RuleErrors) > 0 {
+			t.Fatalf("step %d: rules failed: %v", i, ch.RuleErrors)
+		}
+		if ch.StageChanged() {
+			moves = append(moves, fmt.Sprintf("%s>%s (%s)", ch.StageFrom, ch.StageTo, ch.StageRule))
+		}
+	}
+	return c, moves
+}
+
+func checkMoves(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if strings.Join(got, " | ") != strings.Join(want, " | ") {
+		t.Fatalf("stage moves\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestABusinessEmailVPWhoRequestsADemoBecomesAnMQLThenACustomerThenAnEvangelist(t *testing.T) {
+	m := defaultModel(t)
+	vp := map[string]string{"email": "lena.berg@nordwind-logistik.de", "job_title": "VP of Operations", "company": "Nordwind Logistik", "country": "DE"}
+	c, moves := journey(t, m, []step{
+		{day: 0, typ: "form_submitted", traits: vp, props: map[string]any{"page_url": "https://www.example.com/demo", "form_name": "Request a demo"}},
+		{day: 12, typ: "deal_won", props: map[string]any{"amount": json.Number("24000")}},
+		{day: 40, typ: "survey_answered", props: map[string]any{"nps_score": json.Number("10"), "response_id": "r1"}},
+		{day: 41, typ: "form_submitted", props: map[string]any{"form_name": "newsletter"}, referrals: 1},
+	})
+	checkMoves(t, moves, ">marketingqualifiedlead (mql)", "marketingqualifiedlead>customer (customer)", "customer>evangelist (evangelist)")
+	if c.Lifecycle.Status != mapping.StatusActive || c.Lifecycle.Scores.NPSCategory != "promoter" {
+		t.Fatalf("lifecycle %+v", c.Lifecycle)
+	}
+	checkLifecycleGolden(t, "vp-demo-customer-evangelist", c.Lifecycle)
+}
+
+func TestThreeUrgentTicketsAndAnNPSOfThreeMakeACustomerAtRisk(t *testing.T) {
+	m := defaultModel(t)
+	urgent := func(id string) map[string]any {
+		return map[string]any{"ticket_id": id, "ticket_priority": "urgent", "ticket_status": "open"}
+	}
+	c, moves := journey(t, m, []step{
+		{day: 0, typ: "deal_won", traits: map[string]string{"email": "ops@acme.example", "company": "Acme"}},
+		{day: 5, typ: "ticket_created", props: urgent("1")},
+		{day: 6, typ: "ticket_created", props: urgent("2")},
+		{day: 7, typ: "ticket_created", props: urgent("3")},
+		{day: 8, typ: "survey_answered", props: map[string]any{"nps_score": json.Number("3"), "response_id": "r2"}},
+	})
+	checkMoves(t, moves, ">customer (customer)")
+	if c.Lifecycle.Status != mapping.StatusAtRisk || c.Lifecycle.Scores.Health > 50 {
+		t.Fatalf("status %q health %v, want at_risk and red", c.Lifecycle.Status, c.Lifecycle.Scores.Health)
+	}
+	checkLifecycleGolden(t, "urgent-tickets-detractor-at-risk", c.Lifecycle)
+}
+
+func TestStagesMoveForwardOnlyUnlessARuleMayGoBackAndSaysWhy(t *testing.T) {
+	m := defaultModel(t)
+	c, moves := journey(t, m, []step{
+		{day: 0, typ: "form_submitted", traits: map[string]string{"email": "sam@gmail.com"}},
+		{day: 1, typ: "deal_created"},
+		{day: 2, typ: "subscribed"}, // an earlier stage's signal moves nothing back
+		{day: 3, typ: "deal_lost"},
+		{day: 4, typ: "disqualified"},
+		{day: 5, typ: "deal_won"}, // unranked "other" is never left automatically
+	})
+	checkMoves(t, moves, ">lead (lead)", "lead>opportunity (opportunity)", "opportunity>lead (deal_lost)", "lead>other (disqualified)")
+	if c.Lifecycle.Stage != "other" {
+		t.Fatalf("stage %q", c.Lifecycle.Stage)
+	}
+}
+
+func TestEngagementIsCappedPerGroupAndFadesWithTime(t *testing.T) {
+	m := defaultModel(t)
+	var steps []step
+	for i := range 15 {
+		steps = append(steps, step{day: float64(i) / 100, typ: "page_viewed", traits: map[string]string{"email": "v@example.org"},
+			props: map[string]any{"page_url": fmt.Sprintf("https://www.example.com/blog/%d", i)}})
+	}
+	steps = append(steps, step{day: 0.5, typ: "page_viewed", props: map[string]any{"page_url": "https://www.example.com/pricing"}})
+	c, _ := journey(t, m, steps)
+	if got := c.Lifecycle.Scores.Engagement; got < 19.8 || got > 20 {
+		t.Fatalf("engagement %v, want 20 less half a day's fading (10 capped page views + 10 pricing)", got)
+	}
+	for _, tc := range []struct {
+		days float64
+		want float64
+	}{{30, 10}, {60, 5}, {91, 0}} {
+		at := day0.Add(time.Duration(tc.days * 24 * float64(time.Hour)))
+		m.Evaluate(c, nil, at)
+		if got := c.Lifecycle.Scores.Engagement; got < tc.want-0.2 || got > tc.want+0.2 {
+			t.Errorf("after %v days engagement %v, want about %v", tc.days, got, tc.want)
+		}
+	}
+	if len(c.Lifecycle.Signals.Engagement) != 0 {
+		t.Errorf("contributions past the horizon were kept: %v", c.Lifecycle.Signals.Engagement)
+	}
+}
+
+func TestAFreeMailStudentIsAPoorFitWhateverTheyDo(t *testing.T) {
+	m := defaultModel(t)
+	c, moves := journey(t, m, []step{
+		{day: 0, typ: "form_submitted", traits: map[string]string{"email": "kim@gmail.com", "job_title": "Student"},
+			props: map[string]any{"form_name": "Request a demo"}},
+		{day: 1, typ: "webinar_attended"},
+		{day: 2, typ: "email_clicked"},
+	})
+	checkMoves(t, moves, ">lead (lead)")
+	if c.Lifecycle.Scores.Fit != 0 || !strings.HasPrefix(c.Lifecycle.Scores.Band, "C") {
+		t.Fatalf("scores %+v", c.Lifecycle.Scores)
+	}
+}
+
+func checkLifecycleGolden(t *testing.T, name string, lc mapping.Lifecycle) {
+	t.Helper()
+	checkJSONGolden(t, filepath.Join("rules", "testdata", name+".golden.json"), lc)
+}
+
+func BenchmarkDefaultRulesPerEvent(b *testing.B) {
+	m := defaultModel(b)
+	c := mapping.NewCustomer("c-1", &mapping.Event{OccurredAt: day0})
+	ev := &mapping.Event{Source: "form", Type: "form_submitted", OccurredAt: day0,
+		Traits:     map[string]string{"email": "lena.berg@nordwind-logistik.de", "job_title": "VP of Operations", "country": "DE"},
+		Properties: map[string]any{"page_url": "https://www.example.com/demo"},
+		Identities: []mapping.Identity{{Type: mapping.IdentityEmail, Value: "lena.berg@nordwind-logistik.de"}}}
+	mapping.Enrich(ev)
+	c.Apply(ev, "r", mapping.DefaultSurvivorship())
+	base := c.Lifecycle
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Lifecycle = base // a person with a typical record, not one that grew for b.N events
+		m.Evaluate(c, ev, ev.OccurredAt)
+	}
+}
