@@ -37,7 +37,7 @@ func LoadRules(dir string) (*mapping.Model, error) {
 			var fe Errors
 			if errors.As(err, &fe) {
 				for _, x := range fe {
-					x.Path = joinPath(name, x.Path)
+					x.Path = name + ":" + x.Path
 					errs = append(errs, x)
 				}
 				continue
@@ -47,16 +47,23 @@ func LoadRules(dir string) (*mapping.Model, error) {
 		}
 		files[strings.TrimSuffix(filepath.Base(p), ".yaml")] = &f
 	}
-	if len(errs) > 0 {
-		return nil, errs.sorted().Err()
+	// Compile what decoded too, so every problem is listed at once; the
+	// settings of model.yaml are read by the other files, so without them
+	// their problems would be noise.
+	broken := len(errs) > 0
+	if _, ok := files["model"]; ok || !broken {
+		m, cerrs := mapping.CompileModel(files)
+		for _, e := range cerrs {
+			key, msg, _ := strings.Cut(e.Error(), ": ")
+			if strings.Contains(key, ".yaml:") {
+				errs.Add("rules/"+key, "%s", msg) // rules/fit.yaml:fit.rules.seniority.when
+			} else {
+				errs.Add("rules:"+key, "%s", msg) // the model as a whole
+			}
+		}
+		if !broken && len(cerrs) == 0 {
+			return m, nil
+		}
 	}
-	m, cerrs := mapping.CompileModel(files)
-	for _, e := range cerrs {
-		key, msg, _ := strings.Cut(e.Error(), ": ")
-		errs.Add("rules/"+key, "%s", msg)
-	}
-	if err := errs.sorted().Err(); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return nil, errs.sorted().Err()
 }

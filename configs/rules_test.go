@@ -2,7 +2,9 @@ package configs_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -182,5 +184,47 @@ func BenchmarkDefaultRulesPerEvent(b *testing.B) {
 	for b.Loop() {
 		c.Lifecycle = base // a person with a typical record, not one that grew for b.N events
 		m.Evaluate(c, ev, ev.OccurredAt)
+	}
+}
+
+// Broken rules are reported all at once, each with its file and key: a
+// model with any problem is never half loaded.
+func TestBrokenRulesAreReportedAllAtOnceWithTheirPlace(t *testing.T) {
+	dir := t.TempDir()
+	files, _ := filepath.Glob("rules/*.yaml")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		switch filepath.Base(f) {
+		case "stages.yaml":
+			text = strings.Replace(text, "to: lead\n", "to: nowhere\n", 1)
+		case "engagement.yaml":
+			text = strings.Replace(text, `event.type == "email_clicked"`, `event.type == = "email_clicked"`, 1)
+		case "fit.yaml":
+			text = strings.Replace(text, "points: 20\n", "points: 20\n      weight: 2\n", 1)
+		case "health.yaml":
+			text = strings.Replace(text, "when: customer.days_since_seen > 60", "when: customer.days_since_seen", 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := configs.LoadRules(dir)
+	if err == nil {
+		t.Fatal("broken rules loaded")
+	}
+	var errs configs.Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("not a list of problems: %v", err)
+	}
+	msg := err.Error()
+	t.Log(msg)
+	for _, want := range []string{"rules/fit.yaml", "weight", "nowhere", "email_click", "silent"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the problems do not mention %q", want)
+		}
 	}
 }

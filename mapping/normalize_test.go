@@ -208,3 +208,15 @@ func TestRegionsFromLocalesAndScripts(t *testing.T) {
 		}
 	}
 }
+
+func TestSnakeCaseReadsTrackingToolEventNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"Order Completed": "order_completed", "orderCompleted": "order_completed", "order-completed": "order_completed",
+		"deal_won": "deal_won", "  Deal   Won ": "deal_won", "identify": "identify", "NPS 10 given": "nps_10_given", "": "",
+		"Ödeme Tamamlandı": "ödeme_tamamlandı",
+	} {
+		if got := SnakeCase(in); got != want {
+			t.Errorf("SnakeCase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -32,7 +32,14 @@ var formAliases = map[string][]string{
 	"page_url":   {"page_url", "pageurl", "page", "url", "landing_page", "source_url", "page_uri"},
 	"message":    {"message", "comments", "comment", "your_message", "enquiry", "inquiry"},
 	"referrer":   {"referrer", "referer", "http_referer"},
-	"user_id":    {"user_id", "userid", "uid"},
+	// Which form it was (a hidden field): lifecycle rules read it (a demo
+	// request form).
+	"form_name": {"form_name", "formname"},
+	"form_id":   {"form_id", "formid"},
+	"user_id":   {"user_id", "userid", "uid"},
+	// Who referred the person (the referral loop): an email, an
+	// identity "type:value" or a customer id.
+	"referred_by": {"referred_by", "referredby", "referred_by_email", "referrer_email", "referral_email", "referral_code", "referral"},
 	// A marketing opt-in checkbox (an unchecked one is not sent: no choice).
 	"consent": {"email_marketing", "marketing_consent", "consent", "opt_in", "optin", "email_opt_in",
 		"newsletter", "subscribe", "accepts_marketing", "gdpr_consent"},
@@ -113,10 +120,13 @@ func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
 	setTrait(ev.Traits, "company", pick("company"))
 	setTrait(ev.Traits, "job_title", pick("job_title"))
 	setTrait(ev.Traits, "country", CountryCode(pick("country")))
+	setTrait(ev.Traits, "referred_by", pick("referred_by"))
 
 	ev.Attribution = formTouch(idx, pick("page_url"), firstNonEmpty(pick("referrer"), req.Header("Referer")), req)
-	if msg := pick("message"); msg != "" {
-		ev.Properties["message"] = msg
+	for _, k := range []string{"message", "form_name", "form_id"} {
+		if v := pick(k); v != "" {
+			ev.Properties[k] = v
+		}
 	}
 	if ev.Attribution != nil && ev.Attribution.PageURL != "" {
 		ev.Properties["page_url"] = ev.Attribution.PageURL

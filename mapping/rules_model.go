@@ -50,7 +50,8 @@ type statusRule struct {
 }
 
 // CompileModel merges a directory's rule files (by file name) and compiles
-// the model. Every problem is returned, prefixed by file and key.
+// the model. Every problem is returned, prefixed by its place: "<file>.yaml:
+// <key>" in one file (a rule by its id), "<key>" for the model as a whole.
 func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 	var errs []error
 	add := func(key, format string, args ...any) {
@@ -68,7 +69,7 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 			return false
 		}
 		if prev, ok := setBy[key]; ok {
-			add(file+"."+key, "already set in %s: each setting lives in one file", prev)
+			add(file+".yaml:"+key, "already set in %s.yaml: each setting lives in one file", prev)
 			return false
 		}
 		setBy[key] = file
@@ -76,8 +77,15 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 	}
 	names := sortedKeys(files)
 	ids := map[string]string{}
-	rule := func(file, key string, r ScoreRule, group bool) (scoreRule, bool) {
-		k := file + "." + key
+	var toCheck [][2]string // stage rules' targets: key, stage
+	// ruleKey names a rule by its id, or by its place when it has none.
+	ruleKey := func(file, list string, i int, id string) string {
+		if id != "" && isSimpleName(id) {
+			return fmt.Sprintf("%s.yaml:%s.%s", file, list, id)
+		}
+		return fmt.Sprintf("%s.yaml:%s[%d]", file, list, i)
+	}
+	rule := func(k string, r ScoreRule, group bool) (scoreRule, bool) {
 		ok := true
 		if r.ID == "" {
 			add(k+".id", "must be set")
@@ -109,7 +117,7 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 		}
 		if f.Fit != nil {
 			for i, r := range f.Fit.Rules {
-				if sr, ok := rule(name, fmt.Sprintf("fit.rules[%d]", i), r, false); ok {
+				if sr, ok := rule(ruleKey(name, "fit.rules", i, r.ID), r, false); ok {
 					m.fit = append(m.fit, sr)
 				}
 			}
@@ -120,7 +128,7 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 				eng = e
 			}
 			for i, r := range e.Rules {
-				if sr, ok := rule(name, fmt.Sprintf("engagement.rules[%d]", i), r, true); ok {
+				if sr, ok := rule(ruleKey(name, "engagement.rules", i, r.ID), r, true); ok {
 					m.engagement = append(m.engagement, sr)
 				}
 			}
@@ -131,7 +139,7 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 				health = h
 			}
 			for i, r := range h.Rules {
-				if sr, ok := rule(name, fmt.Sprintf("health.rules[%d]", i), r, false); ok {
+				if sr, ok := rule(ruleKey(name, "health.rules", i, r.ID), r, false); ok {
 					m.health = append(m.health, sr)
 				}
 			}
@@ -142,7 +150,7 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 		if f.Stages != nil {
 			if once(name, "stages.ladder", len(f.Stages.Ladder) > 0) {
 				for i, s := range f.Stages.Ladder {
-					k := fmt.Sprintf("%s.stages.ladder[%d]", name, i)
+					k := fmt.Sprintf("%s.yaml:stages.ladder[%d]", name, i)
 					switch {
 					case !isSimpleName(s.Name):
 						add(k+".name", "must be a simple name")
@@ -158,7 +166,7 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 				}
 			}
 			for i, r := range f.Stages.Rules {
-				k := fmt.Sprintf("%s.stages.rules[%d]", name, i)
+				k := ruleKey(name, "stages.rules", i, r.ID)
 				w, err := compileCond(r.When)
 				switch {
 				case r.ID == "":
@@ -172,12 +180,17 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 					add(k+".id", "%q is used twice (also %s)", r.ID, prev)
 				}
 				ids[r.ID] = k
+				if _, ok := m.ladder[r.To]; !ok && r.To != "" {
+					toCheck = append(toCheck, [2]string{k + ".to", r.To})
+				} else if r.To == "" {
+					add(k+".to", "must name a stage")
+				}
 				m.stageRules = append(m.stageRules, stageRule{StageRule: r, when: w})
 			}
 		}
 		if f.Status != nil {
 			for i, r := range f.Status.Rules {
-				k := fmt.Sprintf("%s.status.rules[%d]", name, i)
+				k := ruleKey(name, "status.rules", i, r.ID)
 				w, err := compileCond(r.When)
 				switch {
 				case r.ID == "":
@@ -191,9 +204,10 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 			}
 		}
 	}
-	for _, r := range m.stageRules {
-		if _, ok := m.ladder[r.To]; !ok {
-			add("stages.rules."+r.ID+".to", "%q is not on the ladder", r.To)
+	// The ladder may come from a later file.
+	for _, c := range toCheck {
+		if _, ok := m.ladder[c[1]]; !ok {
+			add(c[0], "%q is not on the ladder", c[1])
 		}
 	}
 	if len(m.ladder) == 0 {

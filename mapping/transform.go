@@ -27,8 +27,11 @@ var transforms = map[string]transformFunc{
 	"trim":      func(v string, _ *transformCtx) (string, error) { return CleanText(v), nil },
 	"lowercase": func(v string, _ *transformCtx) (string, error) { return strings.ToLower(v), nil },
 	"uppercase": func(v string, _ *transformCtx) (string, error) { return strings.ToUpper(v), nil },
-	"email":     func(v string, _ *transformCtx) (string, error) { return NormalizeEmail(v), nil },
-	"phone":     phoneTransform,
+	// snake writes a name in snake_case ("Order Completed" → order_completed):
+	// event names of tracking tools, read in CycleHub's vocabulary.
+	"snake": func(v string, _ *transformCtx) (string, error) { return SnakeCase(v), nil },
+	"email": func(v string, _ *transformCtx) (string, error) { return NormalizeEmail(v), nil },
+	"phone": phoneTransform,
 	// phone_plus reads bare international digits (a phone sent as a JSON number).
 	"phone_plus": func(v string, ctx *transformCtx) (string, error) { return PhonePlus(v, ctx.region), nil },
 	// given_name and family_name split a full name at the surname (see SplitNameSurname).
