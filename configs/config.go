@@ -44,10 +44,19 @@ type Config struct {
 	// (<provider>.yaml); relative to the config file's directory.
 	MappingsDir string `yaml:"mappings_dir"`
 
+	// RulesDir holds the scoring and lifecycle rules (*.yaml, one model);
+	// relative to the config file's directory.
+	RulesDir string `yaml:"rules_dir"`
+	// Sweep schedules the re-evaluation of customers as time passes.
+	Sweep pipeline.SweepConfig `yaml:"sweep"`
+
 	// Mappings are the compiled mappings, by name (loaded by Load).
 	Mappings map[string]*mapping.Compiled `yaml:"-"`
-	// mappingsPath is MappingsDir resolved against the config file.
-	mappingsPath string
+	// Rules is the compiled lifecycle model (loaded by Load).
+	Rules *mapping.Model `yaml:"-"`
+	// mappingsPath and rulesPath are MappingsDir and RulesDir resolved
+	// against the config file.
+	mappingsPath, rulesPath string
 }
 
 // FetchConfig configures the completion of id-only webhooks with the
@@ -106,6 +115,8 @@ func Default() Config {
 		Log:        LogConfig{Level: "info", Format: "json"},
 
 		MappingsDir: "mappings",
+		RulesDir:    "rules",
+		Sweep:       pipeline.DefaultSweepConfig(),
 	}
 }
 
@@ -143,7 +154,7 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 			_ = derr // already reported by Parse
 		}
 	}
-	cfg.mappingsPath = mappingsDir(path, cfg.MappingsDir)
+	cfg.mappingsPath = relativeToConfig(path, cfg.MappingsDir)
 	specs, merr := cfg.loadMappings()
 	var mErrs Errors
 	switch {
@@ -153,6 +164,16 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 		errs.Add("mappings_dir", "%v", merr)
 	}
 	cfg.Mappings = specs
+	cfg.rulesPath = relativeToConfig(path, cfg.RulesDir)
+	model, rerr := cfg.ReloadRules()
+	var rErrs Errors
+	switch {
+	case errors.As(rerr, &rErrs):
+		errs = append(errs, rErrs...)
+	case rerr != nil:
+		errs.Add("rules_dir", "%v", rerr)
+	}
+	cfg.Rules = model
 	if err := errs.sorted().Err(); err != nil {
 		return nil, err
 	}
@@ -164,6 +185,17 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 // has; the error lists every problem.
 func (c *Config) ReloadMappings() (map[string]*mapping.Compiled, error) {
 	return c.loadMappings()
+}
+
+// ReloadRules reads and compiles the rules directory again (SIGHUP). On
+// any error the caller keeps the model it has; the error lists every
+// problem.
+func (c *Config) ReloadRules() (*mapping.Model, error) {
+	dir := c.rulesPath
+	if dir == "" {
+		dir = c.RulesDir // a Config built in code: relative to the working directory
+	}
+	return LoadRules(dir)
 }
 
 // loadMappings loads and compiles the mappings and checks that each
@@ -296,6 +328,7 @@ func (c *Config) Validate() Errors {
 	section("identity", c.Identity.Validate())
 	section("enrichment", c.Enrichment.Validate())
 	section("privacy.retention", c.Privacy.Retention.Validate())
+	section("sweep", c.Sweep.Validate())
 	if c.Privacy.SuppressionKey.IsZero() {
 		errs.Add("privacy.suppression_key", "must be set (or %s): it keys the suppression list of erased people", EnvSuppressionKey)
 	} else if len(c.Privacy.SuppressionKey.Reveal()) < 16 {

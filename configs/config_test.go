@@ -184,7 +184,12 @@ func TestASourceMayNameItsOwnMappingOfItsProvider(t *testing.T) {
 	write("mappings/typeform.yaml", "provider: typeform\nidentities: {email: {path: email}}\n")
 	write("mappings/typeform_churn_survey.yaml", "provider: typeform\nidentities: {email: {path: \"form_response.hidden.email\"}}\n")
 	write("mappings/webflow.yaml", "provider: webflow\nidentities: {email: {path: email}}\n")
+	rules, err := filepath.Abs("rules")
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := `
+rules_dir: ` + rules + `
 admin: {token: a-long-enough-admin-token}
 privacy: {suppression_key: a-long-enough-suppression-key}
 sources:

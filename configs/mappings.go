@@ -91,8 +91,9 @@ func decodeNoEnv(data []byte, out any) error {
 	return Decode([]byte(escaped), out, func(string) (string, bool) { return "", false })
 }
 
-// mappingsDir resolves the mappings directory against the config file.
-func mappingsDir(configPath, dir string) string {
+// relativeToConfig resolves a directory named in the config file against
+// the file's own directory.
+func relativeToConfig(configPath, dir string) string {
 	if filepath.IsAbs(dir) {
 		return dir
 	}

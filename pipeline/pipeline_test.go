@@ -59,9 +59,17 @@ type harness struct {
 
 func newHarness(t *testing.T, mapper pipeline.EventMapper, cfg pipeline.Config) (*harness, *pipeline.Workers) {
 	t.Helper()
+	return newHarnessWith(t, mapper, cfg, time.Now, nil)
+}
+
+// newHarnessWith runs the workers on the given clock with a lifecycle
+// model (nil: none).
+func newHarnessWith(t *testing.T, mapper pipeline.EventMapper, cfg pipeline.Config, now func() time.Time, model *mapping.Model) (*harness, *pipeline.Workers) {
+	t.Helper()
 	st, url := pgtest.Open(t)
 	h := &harness{t: t, st: st, url: url, writer: st.NewInboxWriter(pgstore.DefaultInboxWriterConfig())}
-	w := pipeline.NewWorkers(cfg, inbox{st}, mapper, quietLog(), time.Now)
+	w := pipeline.NewWorkers(cfg, inbox{st}, mapper, quietLog(), now)
+	w.SetModel(model)
 	h.writer.OnCommit = w.Wake
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)

@@ -20,6 +20,9 @@ type Batch interface {
 	// LockCustomers locks every identity (and the customers holding them)
 	// and returns the customers by identity key.
 	LockCustomers(ctx context.Context, ids []mapping.Identity) (map[string]*mapping.Customer, error)
+	// FindReferrer returns the customer a referral names, by identity or
+	// by customer id (following merges); "" when none.
+	FindReferrer(ctx context.Context, id mapping.Identity, customerID string) (string, error)
 	// Suppressed returns which of the hashes are on the suppression list
 	// (as strings of their bytes).
 	Suppressed(ctx context.Context, hashes [][]byte) (map[string]bool, error)

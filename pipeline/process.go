@@ -77,13 +77,16 @@ func (w *Workers) process(ctx context.Context, b Batch) (outcome, error) {
 	if items, err = w.dropSuppressed(ctx, b, items, eff); err != nil {
 		return out, err
 	}
-	r := newResolver(w, eff, byKey)
+	r := newResolver(ctx, w, b, eff, byKey)
 	for _, it := range items {
 		if err := r.apply(it); err != nil {
 			return out, err
 		}
 	}
 	eff.Customers = r.touched
+	if len(r.ruleErrors) > 0 {
+		w.log.WithField("rules", r.ruleErrors).Warn("lifecycle rules failed at run time; treated as not holding")
+	}
 	if err := b.Write(ctx, eff); err != nil {
 		return out, err
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -17,7 +18,10 @@ import (
 // collects every effect. The customers it works on were locked by the
 // batch (every identity of the batch, then the customer rows).
 type resolver struct {
+	ctx   context.Context
 	w     *Workers
+	b     Batch
+	model *mapping.Model
 	eff   *mapping.Effects
 	byKey map[string]*mapping.Customer // identity key → its customer, survivors only
 	// touched lists the customers to write, in the order first touched.
@@ -25,10 +29,12 @@ type resolver struct {
 	isTouched map[string]bool
 	links     map[string]int // identity key → index in eff.Identities
 	events    int
+	// ruleErrors are the lifecycle rules that failed at run time.
+	ruleErrors map[string]string
 }
 
-func newResolver(w *Workers, eff *mapping.Effects, byKey map[string]*mapping.Customer) *resolver {
-	return &resolver{w: w, eff: eff, byKey: byKey, isTouched: map[string]bool{}, links: map[string]int{}}
+func newResolver(ctx context.Context, w *Workers, b Batch, eff *mapping.Effects, byKey map[string]*mapping.Customer) *resolver {
+	return &resolver{ctx: ctx, w: w, b: b, model: w.Model(), eff: eff, byKey: byKey, isTouched: map[string]bool{}, links: map[string]int{}}
 }
 
 // apply resolves one event and folds it into its customer.
@@ -45,6 +51,9 @@ func (r *resolver) apply(it item) error {
 		}
 		r.link(id, c, ev)
 	}
+	// A referral names the referrer; it is a link, not a trait.
+	ref := ev.Traits["referred_by"]
+	delete(ev.Traits, "referred_by")
 	ch := c.Apply(ev, it.req.RequestID, r.w.Identity.Survivorship)
 	ch.Created = created
 	if ch.Changed() {
@@ -55,9 +64,77 @@ func (r *resolver) apply(it item) error {
 		}
 		r.emit(ce)
 	}
+	if err := r.refer(c, ref, ev); err != nil {
+		return err
+	}
+	if r.model != nil {
+		if err := r.lifecycle(c, r.model.Evaluate(c, ev, r.w.now()), trig, it.req.RequestID); err != nil {
+			return err
+		}
+	}
 	r.record(it, c)
 	r.touch(c)
 	return nil
+}
+
+// refer links c to the referrer a referred_by value names, the first time.
+func (r *resolver) refer(c *mapping.Customer, ref string, ev *mapping.Event) error {
+	if ref == "" || c.Lifecycle.ReferredBy != "" {
+		return nil
+	}
+	id, customerID := mapping.ReferrerRef(ref)
+	referrer := ""
+	switch {
+	case customerID != "":
+		referrer = customerID
+		if o := r.customerByID(customerID); o == nil {
+			found, err := r.b.FindReferrer(r.ctx, id, customerID)
+			if err != nil {
+				return err
+			}
+			referrer = found
+		}
+	case id.Value != "":
+		if o := r.byKey[id.Key()]; o != nil {
+			referrer = o.ID
+		} else {
+			found, err := r.b.FindReferrer(r.ctx, id, "")
+			if err != nil {
+				return err
+			}
+			referrer = found
+		}
+	}
+	if referrer == "" || referrer == c.ID {
+		return nil
+	}
+	c.Lifecycle.ReferredBy = referrer
+	r.eff.Referrals = append(r.eff.Referrals, mapping.Referral{ReferrerID: referrer, ReferredID: c.ID, Source: ev.Source, At: ev.OccurredAt})
+	return nil
+}
+
+// customerByID returns a customer of the batch by id.
+func (r *resolver) customerByID(id string) *mapping.Customer {
+	for _, c := range r.byKey {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// lifecycle publishes what an evaluation changed (lifecycleEffects) and
+// keeps the rules that failed, to log once per batch.
+func (r *resolver) lifecycle(c *mapping.Customer, lch mapping.LifecycleChange, trig mapping.Trigger, requestID string) error {
+	for id, msg := range lch.RuleErrors {
+		if r.ruleErrors == nil {
+			r.ruleErrors = map[string]string{}
+		}
+		r.ruleErrors[id] = msg
+	}
+	n, err := lifecycleEffects(r.eff, r.model, c, lch, trig, requestID)
+	r.events += n
+	return err
 }
 
 // target finds (or starts) the customer an event is about. Several
@@ -148,6 +225,10 @@ func (r *resolver) conflict(it item, owners []*mapping.Customer, evUser string, 
 // of m move to the survivor. The merged record keeps its id as a
 // tombstone pointing at the survivor.
 func (r *resolver) merge(survivor, m *mapping.Customer, linkedBy mapping.IdentityType, it item, trig mapping.Trigger) error {
+	var stage mapping.LifecycleChange
+	if r.model != nil {
+		stage = r.model.AbsorbLifecycle(survivor, m)
+	}
 	changed := survivor.Absorb(m, r.w.Identity.Survivorship)
 	for _, c := range []*mapping.Customer{m, survivor} {
 		c.Version++
@@ -172,6 +253,9 @@ func (r *resolver) merge(survivor, m *mapping.Customer, linkedBy mapping.Identit
 	r.repoint(m.ID, survivor.ID)
 	r.touch(m)
 	r.touch(survivor)
+	if stage.StageChanged() {
+		return r.lifecycle(survivor, stage, trig, it.req.RequestID)
+	}
 	return nil
 }
 

@@ -31,10 +31,11 @@ func journeySpec(t *testing.T) *mapping.Compiled {
 		Identities: map[string]mapping.ValueSpec{
 			"user_id": {Path: "uid"}, "email": {Path: "email"}, "phone": {Path: "phone"}, "external_id": {Path: "ext"},
 		},
-		Traits: map[string]mapping.ValueSpec{"company": {Path: "company"}, "job_title": {Path: "title"}},
+		Traits: map[string]mapping.ValueSpec{"company": {Path: "company"}, "job_title": {Path: "title"}, "referred_by": {Path: "referred_by"}},
 		Properties: map[string]mapping.ValueSpec{
 			"ticket_id": {Path: "ticket_id"}, "ticket_subject": {Path: "ticket_subject"}, "ticket_status": {Path: "ticket_status"},
 			"nps_score": {Path: "nps", Transforms: []string{"nps"}}, "response_id": {Path: "response_id"},
+			"ticket_priority": {Path: "priority"}, "form_name": {Path: "form_name"},
 		},
 		Consent: map[string]mapping.ConsentSpec{"email_marketing": {ValueSpec: mapping.ValueSpec{Path: "opt_in"}, Method: "form_checkbox"}},
 	}).Compile()

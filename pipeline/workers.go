@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -114,7 +115,16 @@ type Workers struct {
 	// Enricher, when set, adds traits from an enrichment API to the
 	// batch's events before they are resolved (best effort, time-boxed).
 	Enricher Enricher
+	// model scores customers and moves their stages (none: no lifecycle).
+	model atomic.Pointer[mapping.Model]
 }
+
+// SetModel switches to a (reloaded) lifecycle model; batches in flight
+// finish with the one they started with.
+func (w *Workers) SetModel(m *mapping.Model) { w.model.Store(m) }
+
+// Model returns the current lifecycle model (nil: none).
+func (w *Workers) Model() *mapping.Model { return w.model.Load() }
 
 // Enricher adds traits to events; it never fails the batch: whatever it
 // cannot do within its budget, events go on without.

@@ -65,6 +65,10 @@ func testConfig(t *testing.T, pgURL string, brokers []string) *configs.Config {
 		t.Fatal(err)
 	}
 	cfg.Mappings = specs
+	cfg.RulesDir = "../../configs/rules"
+	if cfg.Rules, err = configs.LoadRules(cfg.RulesDir); err != nil {
+		t.Fatal(err)
+	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatalf("test config invalid: %v", errs)
 	}

@@ -125,7 +125,8 @@ func startProcess(t *testing.T, bin, pgURL string, brokers []string) *process {
 	cfgPath := filepath.Join(t.TempDir(), "cyclehub.yaml")
 	cfgText := `
 redis: {key_prefix: "` + prefix + `"}
-mappings_dir: ` + mappingsAbs(t) + `
+mappings_dir: ` + configsAbs(t, "mappings") + `
+rules_dir: ` + configsAbs(t, "rules") + `
 admin: {token: ` + testAdminToken + `}
 privacy: {suppression_key: test-suppression-key-0123}
 pipeline: {poll_interval: 50ms}
@@ -331,9 +332,10 @@ func TestSIGTERMDrainsGracefully(t *testing.T) {
 	}
 }
 
-func mappingsAbs(t *testing.T) string {
+// configsAbs is the absolute path of a directory of configs/.
+func configsAbs(t *testing.T, name string) string {
 	t.Helper()
-	dir, err := filepath.Abs("../../configs/mappings")
+	dir, err := filepath.Abs("../../configs/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Command cyclehub is CycleHub's one binary: the daemon (serve) and its
-// admin verbs (migrate, check-config, version).
+// admin verbs (migrate, check-config, mapping test, rules, version).
 package main
 
 import (
@@ -20,6 +20,10 @@ Usage:
   cyclehub check-config [--config] FILE   validate a config offline; lists every problem
   cyclehub mapping test --source NAME [--config FILE] [--content-type TYPE] [--fetch] request.json
                                           map a sample request offline; print the canonical events
+  cyclehub rules backtest --rules DIR [--config FILE] [--list N] [--json]
+                                          replay stored history through proposed rules; writes nothing
+  cyclehub rules apply [--rules DIR] [--config FILE] [--batch N]
+                                          re-score every customer now, online, emitting the events
   cyclehub version                        print the version
 
 The config defaults to configs/cyclehub.yaml. Connection settings can be
@@ -47,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheckConfig(rest, stdout, stderr)
 	case "mapping":
 		return runMapping(rest, stdout, stderr)
+	case "rules":
+		return runRules(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0

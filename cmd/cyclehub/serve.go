@@ -54,7 +54,7 @@ type serveOptions struct {
 	ready func(httpAddr, opsAddr string)
 	// now replaces the clock (signature windows of recorded samples).
 	now func() time.Time
-	// reload receives a value for each SIGHUP: reload the mappings.
+	// reload receives a value for each SIGHUP: reload mappings and rules.
 	reload <-chan struct{}
 }
 
@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	mapper := mapping.NewMapper(specs, cfg.Mappings)
 	workers := pipeline.NewWorkers(cfg.Pipeline, inboxAdapter{store}, mapper, logger.WithField("component", "pipeline"), now)
 	workers.OnBatch = metrics.ObservePipelineBatch
+	workers.SetModel(cfg.Rules)
 	workers.Identity = cfg.Identity
 	suppressionKey := []byte(cfg.Privacy.SuppressionKey.Reveal())
 	workers.SuppressionKey = suppressionKey
@@ -127,7 +128,13 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 		return l, nil
 	}, logger.WithField("component", "relay"))
 	relay.OnPublish = metrics.ObservePublish
-	workers.OnEvents = relay.Wake
+	sweeper := pipeline.NewSweeper(cfg.Sweep, rescoreAdapter{store}, workers.Model, logger.WithField("component", "sweeper"), now)
+	sweeper.OnEvents = relay.Wake
+	sweeper.OnRescore = metrics.ObserveRescore
+	workers.OnEvents = func() {
+		relay.Wake()
+		sweeper.Wake() // a referral queues its referrer
+	}
 
 	// The claim outlives any request's write; a crash leaves it only that long.
 	dedup := dedupAdapter{rdb.NewDedup(cfg.Redis.KeyPrefix, 30*time.Second, cfg.HTTP.DedupTTL)}
@@ -208,12 +215,13 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	pipeDone := start("pipeline", func() error { return workers.Run(pipeCtx) })
 	fetchDone := start("fetcher", func() error { return fetcher.Run(pipeCtx) })
 	retentionDone := start("retention", func() error { return retention.Run(pipeCtx) })
+	sweepDone := start("sweeper", func() error { return sweeper.Run(pipeCtx) })
 	relayDone := start("relay", func() error { return runRelay(relayCtx, sink, relay, logger.WithField("component", "relay")) })
 	httpDone := start("http", func() error { return serveHTTP(httpSrv, httpLn) })
 	opsDone := start("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
 
 	if opts.reload != nil {
-		go reloadMappings(pipeCtx, opts.reload, cfg, []mappingUser{mapper, hooks}, logger.WithField("component", "main"))
+		go reload(pipeCtx, opts.reload, cfg, []mappingUser{mapper, hooks}, workers, logger.WithField("component", "main"))
 	}
 
 	opsSrv.SetReady(true)
@@ -247,6 +255,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	<-pipeDone
 	<-fetchDone
 	<-retentionDone
+	<-sweepDone
 	stopRelay()
 	<-relayDone
 	_ = opsHTTP.Shutdown(shutdownCtx)
@@ -331,25 +340,30 @@ type mappingUser interface {
 	SetMappings(map[string]*mapping.Compiled)
 }
 
-// reloadMappings reads the mappings again on each signal and hands them to
-// every user at once; a file with a problem keeps the current mappings
-// and logs every problem.
-func reloadMappings(ctx context.Context, reload <-chan struct{}, cfg *configs.Config, users []mappingUser, log *logrus.Entry) {
+// reload reads the mappings and the rules again on each signal. Each is
+// switched at once for every user, or, when a file has a problem, kept
+// as it was with every problem logged.
+func reload(ctx context.Context, signals <-chan struct{}, cfg *configs.Config, users []mappingUser, workers *pipeline.Workers, log *logrus.Entry) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-reload:
+		case <-signals:
 		}
-		specs, err := cfg.ReloadMappings()
-		if err != nil {
+		if specs, err := cfg.ReloadMappings(); err != nil {
 			log.WithError(err).Error("mappings not reloaded: keeping the current ones")
-			continue
+		} else {
+			for _, u := range users {
+				u.SetMappings(specs)
+			}
+			log.WithField("mappings", len(specs)).Info("mappings reloaded")
 		}
-		for _, u := range users {
-			u.SetMappings(specs)
+		if model, err := cfg.ReloadRules(); err != nil {
+			log.WithError(err).Error("rules not reloaded: keeping the current ones")
+		} else {
+			workers.SetModel(model)
+			log.WithField("model", model.Version).Info("lifecycle rules reloaded")
 		}
-		log.WithField("mappings", len(specs)).Info("mappings reloaded")
 	}
 }
 

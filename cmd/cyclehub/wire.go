@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/internal/providerapi"
@@ -32,6 +33,25 @@ func (a inboxAdapter) ClaimIDs(ctx context.Context, ids []int64) (pipeline.Batch
 		return nil, err
 	}
 	return b, nil
+}
+
+// rescoreAdapter lets the PostgreSQL store satisfy the sweeper's port
+// (a nil *Rescore must be a nil interface).
+type rescoreAdapter struct{ store *pgstore.Store }
+
+func (a rescoreAdapter) ClaimQueued(ctx context.Context, limit int) (pipeline.RescoreBatch, error) {
+	return rescoreBatch(a.store.ClaimQueued(ctx, limit))
+}
+
+func (a rescoreAdapter) ClaimSweep(ctx context.Context, limit int, now time.Time, every time.Duration) (pipeline.RescoreBatch, error) {
+	return rescoreBatch(a.store.ClaimSweep(ctx, limit, now, every))
+}
+
+func rescoreBatch(r *pgstore.Rescore, err error) (pipeline.RescoreBatch, error) {
+	if r == nil {
+		return nil, err
+	}
+	return r, err
 }
 
 // dedupAdapter lets the Redis deduplicator satisfy the edge's Dedup port.

@@ -295,13 +295,20 @@ type customerResponse struct {
 	Identities  []identityResponse              `json:"identities"`
 	Attribution map[string]touchOutput          `json:"attribution"`
 	Consent     map[string]mapping.ConsentState `json:"consent"`
-	// Stage and Scores come with the scoring engine; null until then.
-	Stage     *string                `json:"stage"`
-	Scores    map[string]any         `json:"scores"`
-	Merges    []pgstore.MergeView    `json:"merges"`
-	Conflicts []pgstore.ConflictView `json:"merge_conflicts"`
-	Tickets   []pgstore.TicketView   `json:"tickets"`
-	Responses []pgstore.ResponseView `json:"survey_responses"`
+	// Lifecycle: the stage (null before any), customer_status (null
+	// before the person is a customer), scores with their contributions,
+	// the stage history, and the referral loop.
+	Stage          *string                `json:"stage"`
+	StageEnteredAt *time.Time             `json:"stage_entered_at"`
+	Status         *string                `json:"customer_status"`
+	Scores         mapping.Scores         `json:"scores"`
+	StageHistory   []pgstore.StageStint   `json:"stage_history"`
+	ReferredBy     *string                `json:"referred_by"`
+	ReferralCount  int                    `json:"referral_count"`
+	Merges         []pgstore.MergeView    `json:"merges"`
+	Conflicts      []pgstore.ConflictView `json:"merge_conflicts"`
+	Tickets        []pgstore.TicketView   `json:"tickets"`
+	Responses      []pgstore.ResponseView `json:"survey_responses"`
 }
 
 type provenance struct {
@@ -324,8 +331,13 @@ func customerJSON(v *pgstore.CustomerView) customerResponse {
 		ID: c.ID, Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Traits: c.TraitMap(), Provenance: map[string]provenance{},
 		Identities: []identityResponse{}, Attribution: map[string]touchOutput{}, Consent: c.Consent,
-		Scores: map[string]any{}, Merges: nonNil(v.Merges), Conflicts: nonNil(v.Conflicts),
+		Merges: nonNil(v.Merges), Conflicts: nonNil(v.Conflicts),
 		Tickets: nonNil(v.Tickets), Responses: nonNil(v.Responses),
+		Scores: c.Lifecycle.Scores, StageHistory: nonNil(v.StageHistory), ReferralCount: c.Lifecycle.ReferralCount,
+		Stage: orNull(c.Lifecycle.Stage), Status: orNull(c.Lifecycle.Status), ReferredBy: orNull(c.Lifecycle.ReferredBy),
+	}
+	if t := c.Lifecycle.StageEnteredAt; !t.IsZero() {
+		out.StageEnteredAt = &t
 	}
 	if out.Consent == nil {
 		out.Consent = map[string]mapping.ConsentState{}
@@ -343,6 +355,13 @@ func customerJSON(v *pgstore.CustomerView) customerResponse {
 		out.Attribution["last_touch"] = touchJSON(c.LastTouch)
 	}
 	return out
+}
+
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // touchOutput is a touch as the API shows it: source/medium/campaign plus

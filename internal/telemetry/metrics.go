@@ -32,6 +32,8 @@ type Metrics struct {
 	fetchDuration prometheus.Histogram
 	enrichments   *prometheus.CounterVec
 	purged        prometheus.Counter
+	rescored      *prometheus.CounterVec
+	rescoreErrors prometheus.Counter
 }
 
 // New creates and registers the metrics (plus Go and process collectors).
@@ -94,7 +96,13 @@ func New() *Metrics {
 	m.purged = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cyclehub_retention_purged_total", Help: "Raw requests deleted past their retention.",
 	})
-	r.MustRegister(m.enrichments, m.purged)
+	m.rescored = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cyclehub_lifecycle_rescored_total", Help: "Customers re-evaluated without an event (sweep, queue), by outcome (unchanged, changed, stage_moved).",
+	}, []string{"outcome"})
+	m.rescoreErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cyclehub_lifecycle_rescore_errors_total", Help: "Re-evaluation batches that failed and were retried.",
+	})
+	r.MustRegister(m.enrichments, m.purged, m.rescored, m.rescoreErrors)
 	r.MustRegister(m.httpRequests, m.httpDuration, m.inboxBatch, m.inboxCommit, m.inboxErrors,
 		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration,
 		m.fetches, m.fetchCalls, m.fetchDuration)
@@ -191,4 +199,20 @@ func (m *Metrics) RegisterRelayLag(lag LagFunc) {
 			Name: "cyclehub_relay_lag_seconds", Help: "Age of the oldest unpublished outbox event (-1 when unknown).",
 		}, func() float64 { _, age := read(); return age.Seconds() }),
 	)
+}
+
+// ObserveRescore records one batch of re-evaluations without an event.
+func (m *Metrics) ObserveRescore(s pipeline.RescoreStats, err error) {
+	if err != nil {
+		m.rescoreErrors.Inc()
+		return
+	}
+	moved := 0
+	for _, n := range s.StageMoves {
+		moved += n
+	}
+	m.rescored.WithLabelValues("unchanged").Add(float64(s.Customers - s.Changed))
+	m.rescored.WithLabelValues("changed").Add(float64(s.Changed - moved))
+	m.rescored.WithLabelValues("stage_moved").Add(float64(moved))
+	m.pipeEvents.Add(float64(s.Events))
 }

@@ -26,6 +26,24 @@ type CustomerView struct {
 	Conflicts []ConflictView
 	Tickets   []TicketView
 	Responses []ResponseView
+	// StageHistory is every stint in a stage, oldest first.
+	StageHistory []StageStint
+}
+
+// StageStint is one stint of a customer in a stage.
+type StageStint struct {
+	Stage     string     `json:"stage"`
+	EnteredAt time.Time  `json:"entered_at"`
+	ExitedAt  *time.Time `json:"exited_at"`
+	Direction string     `json:"direction"`
+	// RuleID is the rule that moved the customer here ("merge" when a
+	// merge did); Reason says why for a backward move.
+	RuleID string `json:"rule_id,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// RequestID is the webhook that triggered the move ("" for a move
+	// time made: the sweeper's).
+	RequestID string `json:"request_id,omitempty"`
+	Model     string `json:"model,omitempty"`
 }
 
 // IdentityView is one identity of a customer.
@@ -88,26 +106,17 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*CustomerView, erro
 	if !validUUID(id) {
 		return nil, ErrNotFound
 	}
-	var (
-		v                            CustomerView
-		traits, first, last, consent []byte
-	)
-	err := s.pool.QueryRow(ctx, `
-		SELECT id::text, version, traits, first_touch, last_touch, consent, created_at, updated_at,
-		       coalesce(merged_into::text, ''), erased_at
-		FROM customers WHERE id = $1`, id).Scan(&v.Customer.ID, &v.Customer.Version, &traits, &first, &last, &consent,
-		&v.Customer.CreatedAt, &v.Customer.UpdatedAt, &v.Customer.MergedInto, &v.ErasedAt)
+	var v CustomerView
+	c, err := scanCustomer(s.pool.QueryRow(ctx, `SELECT c.erased_at, `+customerColumns+` FROM customers c WHERE c.id = $1`, id), &v.ErasedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get customer: %w", err)
 	}
+	v.Customer = *c
 	if v.Customer.MergedInto != "" || v.ErasedAt != nil {
 		return &v, nil
-	}
-	if err := decodeCustomerJSON(&v.Customer, traits, first, last, consent); err != nil {
-		return nil, err
 	}
 	reads := []struct {
 		name string
@@ -137,6 +146,12 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*CustomerView, erro
 		{"survey responses", `SELECT source, response_id, kind, score::text, category, comment, answered_at FROM survey_responses
 			WHERE customer_id = $1 ORDER BY answered_at DESC, id DESC LIMIT ` + strconv.Itoa(recentRows), func(r pgx.Rows) (err error) {
 			v.Responses, err = pgx.CollectRows(r, pgx.RowToStructByPos[ResponseView])
+			return err
+		}},
+		{"stage history", `SELECT stage, entered_at, exited_at, direction, coalesce(rule_id, ''), coalesce(reason, ''),
+			coalesce(request_id::text, ''), coalesce(model, '') FROM stage_history
+			WHERE customer_id = $1 ORDER BY entered_at, id`, func(r pgx.Rows) (err error) {
+			v.StageHistory, err = pgx.CollectRows(r, pgx.RowToStructByPos[StageStint])
 			return err
 		}},
 	}

@@ -193,7 +193,10 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 	// Their earlier events too: a record's data (a company named after the
 	// person) must not outlive it in the outbox. Events not yet published
 	// are dropped with them; erased.v1 follows on each key.
-	for _, table := range []string{"timeline", "tickets", "survey_responses", "consent_ledger", "identities", "outbox"} {
+	if _, err := tx.Exec(ctx, `DELETE FROM referrals WHERE referred_id = ANY($1::uuid[]) OR referrer_id = ANY($1::uuid[])`, cluster); err != nil {
+		return nil, fmt.Errorf("erase: referrals: %w", err)
+	}
+	for _, table := range []string{"timeline", "tickets", "survey_responses", "consent_ledger", "identities", "outbox", "stage_history", "rescore_queue"} {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE customer_id = ANY($1::uuid[])`, cluster); err != nil {
 			return nil, fmt.Errorf("erase: %s: %w", table, err)
 		}
@@ -216,6 +219,8 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 	}
 	if _, err := tx.Exec(ctx, `
 		UPDATE customers SET traits = '{}', first_touch = NULL, last_touch = NULL, consent = '{}',
+		       scores = '{}', signals = '{}', stage = NULL, stage_entered_at = NULL, customer_status = NULL,
+		       referred_by = NULL, referral_count = 0,
 		       version = version + 1, erased_at = $2, updated_at = $2
 		WHERE id = ANY($1::uuid[]) AND erased_at IS NULL`, cluster, now); err != nil {
 		return nil, fmt.Errorf("erase: customers: %w", err)

@@ -40,8 +40,7 @@ func (b *Batch) LockCustomers(ctx context.Context, ids []mapping.Identity) (map[
 		return nil, fmt.Errorf("lock identities: %w", err)
 	}
 	rows, err := b.tx.Query(ctx, `
-		SELECT i.type, i.value, c.id::text, c.version, c.traits, c.first_touch, c.last_touch, c.consent,
-		       c.created_at, c.updated_at, coalesce(c.merged_into::text, '')
+		SELECT i.type, i.value, `+customerColumns+`
 		FROM identities i JOIN customers c ON c.id = i.customer_id
 		WHERE (i.type, i.value) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 		ORDER BY c.id
@@ -52,14 +51,9 @@ func (b *Batch) LockCustomers(ctx context.Context, ids []mapping.Identity) (map[
 	defer rows.Close()
 	byID := map[string]*mapping.Customer{}
 	for rows.Next() {
-		var (
-			typ, value      string
-			c               mapping.Customer
-			traits, consent []byte
-			first, last     []byte
-		)
-		if err := rows.Scan(&typ, &value, &c.ID, &c.Version, &traits, &first, &last, &consent,
-			&c.CreatedAt, &c.UpdatedAt, &c.MergedInto); err != nil {
+		var typ, value string
+		c, err := scanCustomer(rows, &typ, &value)
+		if err != nil {
 			return nil, fmt.Errorf("load customers: %w", err)
 		}
 		if c.MergedInto != "" {
@@ -71,11 +65,8 @@ func (b *Batch) LockCustomers(ctx context.Context, ids []mapping.Identity) (map[
 			out[mapping.Identity{Type: mapping.IdentityType(typ), Value: value}.Key()] = existing
 			continue
 		}
-		if err := decodeCustomerJSON(&c, traits, first, last, consent); err != nil {
-			return nil, err
-		}
-		byID[c.ID] = &c
-		out[mapping.Identity{Type: mapping.IdentityType(typ), Value: value}.Key()] = &c
+		byID[c.ID] = c
+		out[mapping.Identity{Type: mapping.IdentityType(typ), Value: value}.Key()] = c
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load customers: %w", err)
@@ -109,28 +100,6 @@ func (b *Batch) LockCustomers(ctx context.Context, ids []mapping.Identity) (map[
 	return out, nil
 }
 
-func decodeCustomerJSON(c *mapping.Customer, traits, first, last, consent []byte) error {
-	if err := json.Unmarshal(traits, &c.Traits); err != nil {
-		return fmt.Errorf("customer %s traits: %w", c.ID, err)
-	}
-	if len(consent) > 0 {
-		if err := json.Unmarshal(consent, &c.Consent); err != nil {
-			return fmt.Errorf("customer %s consent: %w", c.ID, err)
-		}
-	}
-	if len(first) > 0 {
-		if err := json.Unmarshal(first, &c.FirstTouch); err != nil {
-			return fmt.Errorf("customer %s first_touch: %w", c.ID, err)
-		}
-	}
-	if len(last) > 0 {
-		if err := json.Unmarshal(last, &c.LastTouch); err != nil {
-			return fmt.Errorf("customer %s last_touch: %w", c.ID, err)
-		}
-	}
-	return nil
-}
-
 // lockKey maps an identity key to an advisory lock id. Collisions only make
 // two unrelated identities share a lock, which is harmless.
 func lockKey(k string) int64 {
@@ -152,6 +121,8 @@ func (b *Batch) Write(ctx context.Context, e *mapping.Effects) error {
 		{"consent", writeConsent},
 		{"tickets", writeTickets},
 		{"survey responses", writeResponses},
+		{"stage history", writeStageMoves},
+		{"referrals", writeReferrals},
 		{"merge conflicts", writeConflicts},
 		{"outbox", writeOutbox},
 		{"inbox state", writeInboxState},
@@ -169,50 +140,74 @@ func writeCustomers(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 		return nil
 	}
 	n := len(e.Customers)
-	ids, traits, firsts, lasts := make([]string, n), make([]string, n), make([]*string, n), make([]*string, n)
-	consents, mergedInto := make([]string, n), make([]*string, n)
+	ids, traits, consents, scores, signals := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	firsts, lasts, mergedInto, referredBy := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	stages, statuses := make([]*string, n), make([]*string, n)
+	stageAt := make([]*time.Time, n)
 	versions := make([]int64, n)
+	referrals := make([]int32, n)
 	created, updated := make([]time.Time, n), make([]time.Time, n)
+	orNil := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
 	for i, c := range e.Customers {
-		t, err := json.Marshal(c.Traits)
-		if err != nil {
-			return err
+		lc := c.Lifecycle
+		for _, f := range []struct {
+			dst  *string
+			v    any
+			zero string
+		}{{&traits[i], c.Traits, "{}"}, {&consents[i], c.Consent, "{}"}, {&scores[i], lc.Scores, "{}"}, {&signals[i], lc.Signals, "{}"}} {
+			b, err := json.Marshal(f.v)
+			if err != nil {
+				return err
+			}
+			if string(b) == "null" {
+				b = []byte(f.zero)
+			}
+			*f.dst = string(b)
 		}
-		cs, err := json.Marshal(c.Consent)
-		if err != nil {
-			return err
-		}
-		if c.Consent == nil {
-			cs = []byte("{}")
-		}
-		consents[i] = string(cs)
-		if c.MergedInto != "" {
-			mergedInto[i] = &c.MergedInto
-		}
-		ids[i], traits[i], versions[i], created[i], updated[i] = c.ID, string(t), c.Version, c.CreatedAt, c.UpdatedAt
+		var err error
 		if firsts[i], err = jsonOrNil(c.FirstTouch); err != nil {
 			return err
 		}
 		if lasts[i], err = jsonOrNil(c.LastTouch); err != nil {
 			return err
 		}
+		ids[i], versions[i], created[i], updated[i] = c.ID, c.Version, c.CreatedAt, c.UpdatedAt
+		mergedInto[i], referredBy[i] = orNil(c.MergedInto), orNil(lc.ReferredBy)
+		stages[i], statuses[i], referrals[i] = orNil(lc.Stage), orNil(lc.Status), int32(lc.ReferralCount)
+		if !lc.StageEnteredAt.IsZero() {
+			at := lc.StageEnteredAt
+			stageAt[i] = &at
+		}
 	}
 	// Survivors are written before the records merged into them (the
 	// merged_into reference).
 	_, err := tx.Exec(ctx, `
-		INSERT INTO customers (id, version, traits, first_touch, last_touch, consent, created_at, updated_at, merged_into, merged_at)
+		INSERT INTO customers (id, version, traits, first_touch, last_touch, consent, created_at, updated_at, merged_into, merged_at,
+		                       stage, stage_entered_at, customer_status, scores, signals, referred_by, referral_count)
 		SELECT id, version, traits::jsonb, first_touch::jsonb, last_touch::jsonb, consent::jsonb, created_at, updated_at,
-		       merged_into, CASE WHEN merged_into IS NULL THEN NULL ELSE now() END
+		       merged_into, CASE WHEN merged_into IS NULL THEN NULL ELSE now() END,
+		       stage, stage_entered_at, customer_status, scores::jsonb, signals::jsonb, referred_by, referral_count
 		FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-		            $8::timestamptz[], $9::uuid[]) WITH ORDINALITY
-		     AS t(id, version, traits, first_touch, last_touch, consent, created_at, updated_at, merged_into, o)
+		            $8::timestamptz[], $9::uuid[], $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[],
+		            $15::uuid[], $16::int[]) WITH ORDINALITY
+		     AS t(id, version, traits, first_touch, last_touch, consent, created_at, updated_at, merged_into,
+		          stage, stage_entered_at, customer_status, scores, signals, referred_by, referral_count, o)
 		ORDER BY merged_into IS NOT NULL, o
 		ON CONFLICT (id) DO UPDATE SET
 		     version = EXCLUDED.version, traits = EXCLUDED.traits,
 		     first_touch = EXCLUDED.first_touch, last_touch = EXCLUDED.last_touch, consent = EXCLUDED.consent,
 		     created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-		     merged_into = EXCLUDED.merged_into, merged_at = coalesce(customers.merged_at, EXCLUDED.merged_at)`,
-		ids, versions, traits, firsts, lasts, consents, created, updated, mergedInto)
+		     merged_into = EXCLUDED.merged_into, merged_at = coalesce(customers.merged_at, EXCLUDED.merged_at),
+		     stage = EXCLUDED.stage, stage_entered_at = EXCLUDED.stage_entered_at, customer_status = EXCLUDED.customer_status,
+		     scores = EXCLUDED.scores, signals = EXCLUDED.signals, referred_by = EXCLUDED.referred_by,
+		     referral_count = EXCLUDED.referral_count`,
+		ids, versions, traits, firsts, lasts, consents, created, updated, mergedInto,
+		stages, stageAt, statuses, scores, signals, referredBy, referrals)
 	return err
 }
 

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,10 +23,39 @@ func writeMerges(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 	for i, m := range e.Merges {
 		survivors[i], merged[i], kinds[i], sources[i], inbox[i], at[i] = m.SurvivorID, m.MergedID, string(m.IdentityType), m.Source, m.InboxID, m.At
 	}
+	// A merged record's stage stint ends with it: the survivor's stage is
+	// the record's stage from now on.
+	if _, err := tx.Exec(ctx, `
+		UPDATE stage_history h SET exited_at = m.at
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS m(id, at)
+		WHERE h.customer_id = m.id AND h.exited_at IS NULL`, merged, at); err != nil {
+		return err
+	}
 	// In batch order, so a chain (A into B, then B into C) lands on C.
-	for _, table := range []string{"identities", "timeline", "tickets", "survey_responses", "consent_ledger"} {
+	for _, table := range []string{"identities", "timeline", "tickets", "survey_responses", "consent_ledger", "stage_history"} {
 		for i := range merged {
 			if _, err := tx.Exec(ctx, `UPDATE `+table+` SET customer_id = $1 WHERE customer_id = $2`, survivors[i], merged[i]); err != nil {
+				return err
+			}
+		}
+	}
+	// Referrals: the survivor keeps its own referrer if it has one, takes
+	// the merged record's referred people, and is re-evaluated.
+	for i := range merged {
+		survivor, gone := survivors[i], merged[i]
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`UPDATE referrals SET referrer_id = $1 WHERE referrer_id = $2`, []any{survivor, gone}},
+			{`DELETE FROM referrals WHERE referred_id = $2 AND EXISTS (SELECT 1 FROM referrals WHERE referred_id = $1)`, []any{survivor, gone}},
+			{`UPDATE referrals SET referred_id = $1 WHERE referred_id = $2`, []any{survivor, gone}},
+			{`DELETE FROM referrals WHERE referred_id = $1 AND referrer_id = $1`, []any{survivor}},
+			{`DELETE FROM rescore_queue WHERE customer_id = $1`, []any{gone}},
+			{`INSERT INTO rescore_queue (customer_id) SELECT $1::uuid WHERE EXISTS (SELECT 1 FROM referrals WHERE referrer_id = $1)
+			 ON CONFLICT DO NOTHING`, []any{survivor}},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
 				return err
 			}
 		}
@@ -130,4 +160,70 @@ func (b *Batch) Suppressed(ctx context.Context, hashes [][]byte) (map[string]boo
 		out[string(h)] = true
 	}
 	return out, rows.Err()
+}
+
+// writeStageMoves closes each customer's open stint and opens the next.
+func writeStageMoves(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	for _, m := range e.StageMoves {
+		if _, err := tx.Exec(ctx, `UPDATE stage_history SET exited_at = $2 WHERE customer_id = $1 AND exited_at IS NULL`,
+			m.CustomerID, m.At); err != nil {
+			return err
+		}
+		var req *string
+		if m.RequestID != "" {
+			req = &m.RequestID
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO stage_history (customer_id, stage, entered_at, rule_id, reason, direction, request_id, model)
+			VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7::uuid, NULLIF($8, ''))`,
+			m.CustomerID, m.To, m.At, m.Rule, m.Reason, m.Direction, req, m.Model); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeReferrals links referred customers to their referrer (the first
+// referrer wins) and queues the referrers to be re-evaluated.
+func writeReferrals(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	for _, r := range e.Referrals {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO referrals (referred_id, referrer_id, source, referred_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (referred_id) DO NOTHING`, r.ReferredID, r.ReferrerID, r.Source, r.At)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rescore_queue (customer_id) VALUES ($1)
+			ON CONFLICT (customer_id) DO UPDATE SET queued_at = excluded.queued_at`, r.ReferrerID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FindReferrer returns the customer a referral names: by customer id (the
+// record its person is in now, following merges) or by identity; "" when
+// there is none (or they were erased). It locks nothing.
+func (b *Batch) FindReferrer(ctx context.Context, id mapping.Identity, customerID string) (string, error) {
+	var out string
+	var err error
+	if customerID != "" {
+		err = b.tx.QueryRow(ctx, `
+			WITH RECURSIVE chain(id, merged_into, erased_at, depth) AS (
+			    SELECT id, merged_into, erased_at, 0 FROM customers WHERE id = $1
+			    UNION ALL
+			    SELECT c.id, c.merged_into, c.erased_at, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into
+			    WHERE chain.depth < 64)
+			SELECT coalesce((SELECT id::text FROM chain WHERE merged_into IS NULL AND erased_at IS NULL), '')`, customerID).Scan(&out)
+	} else {
+		err = b.tx.QueryRow(ctx, `SELECT coalesce((SELECT customer_id::text FROM identities WHERE type = $1 AND value = $2), '')`,
+			string(id.Type), id.Value).Scan(&out)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find referrer: %w", err)
+	}
+	return out, nil
 }
