@@ -102,7 +102,10 @@ type StageMove struct {
 	Reason     string
 	Direction  string
 	RequestID  string
-	Model      string
+	// Trigger is what moved it: the event type, or the re-evaluation
+	// (lifecycle.sweep, lifecycle.requeued, rules.apply).
+	Trigger string
+	Model   string
 }
 
 // Referral records who referred a customer.

@@ -18,7 +18,7 @@ func lifecycleEffects(eff *mapping.Effects, model *mapping.Model, c *mapping.Cus
 		n++
 		eff.StageMoves = append(eff.StageMoves, mapping.StageMove{
 			CustomerID: c.ID, From: lch.StageFrom, To: lch.StageTo, At: c.Lifecycle.StageEnteredAt, Rule: lch.StageRule,
-			Reason: lch.Reason, Direction: lch.Direction, RequestID: requestID, Model: model.Version,
+			Reason: lch.Reason, Direction: lch.Direction, RequestID: requestID, Trigger: trig.EventType, Model: model.Version,
 		})
 	}
 	if lch.ScoreEvent() {

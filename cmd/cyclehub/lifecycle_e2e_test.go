@@ -179,13 +179,17 @@ func TestTheLifecycleJourneyMatchesOnTheStreamAndInTheHistory(t *testing.T) {
 		t.Errorf("the referred lead points to %v, want %s", li["referred_by"], id)
 	}
 
-	var history []string
+	var history, triggers []string
 	for _, s := range c["stage_history"].([]any) {
 		history = append(history, s.(map[string]any)["stage"].(string))
+		triggers = append(triggers, s.(map[string]any)["trigger"].(string))
 	}
 	want := []string{"marketingqualifiedlead", "customer", "evangelist"}
 	if !slices.Equal(history, want) {
 		t.Fatalf("stage history %v, want %v", history, want)
+	}
+	if want := []string{"form_submitted", "deal_won", "lifecycle.requeued"}; !slices.Equal(triggers, want) {
+		t.Errorf("stage history triggers %v, want %v", triggers, want)
 	}
 	scores := c["scores"].(map[string]any)
 	if contributions, _ := scores["contributions"].(map[string]any); contributions["fit"] == nil || contributions["engagement"] == nil {

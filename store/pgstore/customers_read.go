@@ -43,7 +43,10 @@ type StageStint struct {
 	// RequestID is the webhook that triggered the move ("" for a move
 	// time made: the sweeper's).
 	RequestID string `json:"request_id,omitempty"`
-	Model     string `json:"model,omitempty"`
+	// Trigger is the event type that moved it, or the re-evaluation
+	// that did (lifecycle.sweep, lifecycle.requeued, rules.apply).
+	Trigger string `json:"trigger,omitempty"`
+	Model   string `json:"model,omitempty"`
 }
 
 // IdentityView is one identity of a customer.
@@ -149,7 +152,7 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*CustomerView, erro
 			return err
 		}},
 		{"stage history", `SELECT stage, entered_at, exited_at, direction, coalesce(rule_id, ''), coalesce(reason, ''),
-			coalesce(request_id::text, ''), coalesce(model, '') FROM stage_history
+			coalesce(request_id::text, ''), coalesce(trigger, ''), coalesce(model, '') FROM stage_history
 			WHERE customer_id = $1 ORDER BY entered_at, id`, func(r pgx.Rows) (err error) {
 			v.StageHistory, err = pgx.CollectRows(r, pgx.RowToStructByPos[StageStint])
 			return err

@@ -174,9 +174,9 @@ func writeStageMoves(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 			req = &m.RequestID
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO stage_history (customer_id, stage, entered_at, rule_id, reason, direction, request_id, model)
-			VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7::uuid, NULLIF($8, ''))`,
-			m.CustomerID, m.To, m.At, m.Rule, m.Reason, m.Direction, req, m.Model); err != nil {
+			INSERT INTO stage_history (customer_id, stage, entered_at, rule_id, reason, direction, request_id, trigger, model)
+			VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7::uuid, NULLIF($8, ''), NULLIF($9, ''))`,
+			m.CustomerID, m.To, m.At, m.Rule, m.Reason, m.Direction, req, m.Trigger, m.Model); err != nil {
 			return err
 		}
 	}

@@ -27,6 +27,9 @@ CREATE TABLE stage_history (
     reason      text,
     direction   text        NOT NULL,
     request_id  uuid,
+    -- the event type that moved it, or the re-evaluation that did
+    -- (lifecycle.sweep, lifecycle.requeued, rules.apply)
+    trigger     text,
     model       text
 );
 CREATE INDEX stage_history_customer ON stage_history (customer_id, entered_at);
