@@ -228,3 +228,16 @@ func TestBrokenRulesAreReportedAllAtOnceWithTheirPlace(t *testing.T) {
 		}
 	}
 }
+
+// An event that arrives late (it happened before the current stage was
+// entered) still moves the stage, but never dates the move into the past.
+func TestALateEventNeverDatesAStageMoveBeforeTheCurrentStint(t *testing.T) {
+	m := defaultModel(t)
+	c, _ := journey(t, m, []step{{day: 10, typ: "form_submitted", traits: map[string]string{"email": "kai@example.org"}}})
+	entered := c.Lifecycle.StageEnteredAt
+	late := &mapping.Event{Source: "crm", Type: "deal_won", OccurredAt: entered.Add(-5 * 24 * time.Hour), Traits: map[string]string{}}
+	ch := m.Evaluate(c, late, entered.Add(24*time.Hour))
+	if ch.StageTo != "customer" || !c.Lifecycle.StageEnteredAt.Equal(entered) || ch.TimeInPrevious != 0 {
+		t.Fatalf("stage %q entered %v (was %v), time in previous %v", ch.StageTo, c.Lifecycle.StageEnteredAt, entered, ch.TimeInPrevious)
+	}
+}

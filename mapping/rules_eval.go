@@ -158,10 +158,15 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 		if m.ladder[move.To].Rank < cur.Rank {
 			ch.Direction = "backward"
 		}
-		if !lc.StageEnteredAt.IsZero() {
-			ch.TimeInPrevious = max(at.Sub(lc.StageEnteredAt), 0)
+		// A late event cannot date a move before the current stint began.
+		entered := at
+		if entered.Before(lc.StageEnteredAt) {
+			entered = lc.StageEnteredAt
 		}
-		lc.Stage, lc.StageEnteredAt = move.To, at
+		if !lc.StageEnteredAt.IsZero() {
+			ch.TimeInPrevious = entered.Sub(lc.StageEnteredAt)
+		}
+		lc.Stage, lc.StageEnteredAt = move.To, entered
 		env.Customer.Stage = move.To
 	} else {
 		ch.StageTo = lc.Stage

@@ -1,11 +1,15 @@
 package pipeline
 
-import "github.com/cyclehub/cyclehub/mapping"
+import (
+	"time"
+
+	"github.com/cyclehub/cyclehub/mapping"
+)
 
 // lifecycleEffects adds what an evaluation of c changed to eff:
-// stage_changed (with the stint it opens) and score_changed (band,
-// threshold or status), each at the customer's next version. It returns
-// how many events it wrote.
+// stage_changed (with the stint it opens, dated when the trigger
+// happened) and score_changed (band, threshold or status), each at the
+// customer's next version. It returns how many events it wrote.
 func lifecycleEffects(eff *mapping.Effects, model *mapping.Model, c *mapping.Customer, lch mapping.LifecycleChange, trig mapping.Trigger, requestID string) (int, error) {
 	n := 0
 	if lch.StageChanged() {
@@ -17,7 +21,7 @@ func lifecycleEffects(eff *mapping.Effects, model *mapping.Model, c *mapping.Cus
 		eff.Outbox = append(eff.Outbox, ce)
 		n++
 		eff.StageMoves = append(eff.StageMoves, mapping.StageMove{
-			CustomerID: c.ID, From: lch.StageFrom, To: lch.StageTo, At: c.Lifecycle.StageEnteredAt, Rule: lch.StageRule,
+			CustomerID: c.ID, From: lch.StageFrom, To: lch.StageTo, At: stintStart(c, trig), Rule: lch.StageRule,
 			Reason: lch.Reason, Direction: lch.Direction, RequestID: requestID, Trigger: trig.EventType, Model: model.Version,
 		})
 	}
@@ -31,4 +35,14 @@ func lifecycleEffects(eff *mapping.Effects, model *mapping.Model, c *mapping.Cus
 		n++
 	}
 	return n, nil
+}
+
+// stintStart dates a stage move: when its trigger happened, but never
+// before the stage's own entry (a late event) — a merge that adopts the
+// merged record's stage starts the survivor's stint at the merge.
+func stintStart(c *mapping.Customer, trig mapping.Trigger) time.Time {
+	if trig.OccurredAt.Before(c.Lifecycle.StageEnteredAt) {
+		return c.Lifecycle.StageEnteredAt
+	}
+	return trig.OccurredAt
 }

@@ -385,3 +385,49 @@ func TestTheSweeperDecaysScoresAndPublishesOnlyCrossings(t *testing.T) {
 		t.Fatal("day 91: points past the horizon are still kept")
 	}
 }
+
+// When two records of one person merge, the survivor takes the stage of
+// higher rank (a move attributed to the merge, dated at it); the merged
+// record's stints join the survivor's history, closed at the merge.
+func TestAMergeKeepsTheFurthestStageAndBothHistories(t *testing.T) {
+	h := newLifecycleHarness(t, pipeline.DefaultSweepConfig())
+	h.at(0, "form", map[string]any{"email": "ana@acme-software.com", "title": "VP Sales", "form_name": "Request a demo"})
+	h.at(1, "crm", map[string]any{"phone": "+14155550100", "type": "deal_won"})
+	older, stage, _, _ := h.customer("ana@acme-software.com")
+	younger := h.str(`SELECT customer_id::text FROM identities WHERE type = 'phone'`)
+	if stage != "marketingqualifiedlead" || older == younger {
+		t.Fatalf("before the merge: %q, %s / %s", stage, older, younger)
+	}
+	h.at(2, "form", map[string]any{"email": "ana@acme-software.com", "phone": "+1 415 555 0100"})
+	if n := h.countArgs(`SELECT count(*) FROM customers WHERE id = $1 AND merged_into = $2`, younger, older); n != 1 {
+		t.Fatal("not merged into the older record")
+	}
+	_, stage, status, _ := h.customer("ana@acme-software.com")
+	if stage != "customer" || status != "active" {
+		t.Fatalf("after the merge: stage %q status %q", stage, status)
+	}
+	merge := day0.Add(48 * time.Hour)
+	var got []string
+	for _, s := range h.history(older) {
+		exited := "open"
+		if s.Exited != nil {
+			exited = s.Exited.Sub(day0).String()
+		}
+		got = append(got, s.Stage+" "+s.Rule+" "+s.Entered.Sub(day0).String()+"–"+exited)
+	}
+	want := []string{
+		"marketingqualifiedlead mql 0s–" + merge.Sub(day0).String(),
+		"customer customer 24h0m0s–48h0m0s",
+		"customer merge 48h0m0s–open",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("history\n got %q\nwant %q", got, want)
+	}
+	if n := h.countArgs(`SELECT count(*) FROM stage_history WHERE customer_id = $1`, younger); n != 0 {
+		t.Fatal("the merged record kept stints")
+	}
+	stages := stageEvents(t, h.events(older))
+	if stages[len(stages)-1] != "customer" {
+		t.Fatalf("the survivor's stage_changed events: %v", stages)
+	}
+}

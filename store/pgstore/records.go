@@ -115,14 +115,16 @@ func (b *Batch) Write(ctx context.Context, e *mapping.Effects) error {
 		run  func(context.Context, pgx.Tx, *mapping.Effects) error
 	}{
 		{"customers", writeCustomers},
+		// Before the merges, which carry a merged record's stints and
+		// referrals, those of this batch included, to its survivor.
+		{"stage history", writeStageMoves},
+		{"referrals", writeReferrals},
 		{"merges", writeMerges},
 		{"identities", writeIdentities},
 		{"timeline", writeTimeline},
 		{"consent", writeConsent},
 		{"tickets", writeTickets},
 		{"survey responses", writeResponses},
-		{"stage history", writeStageMoves},
-		{"referrals", writeReferrals},
 		{"merge conflicts", writeConflicts},
 		{"outbox", writeOutbox},
 		{"inbox state", writeInboxState},
