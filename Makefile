@@ -11,7 +11,7 @@ CONFIG   ?= configs/cyclehub.yaml
 # CYCLEHUB_PG_BINDIR into a recipe's shell.
 LOAD_ENV := eval "$$($(DEVSTACK) env)"
 
-.PHONY: up down status env build run test vet check-config fmt
+.PHONY: up down status env build run test bench vet check-config fmt
 
 up:
 	$(DEVSTACK) up
@@ -37,6 +37,14 @@ test: up
 	$(LOAD_ENV); \
 	$(GO) vet ./...; \
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+
+# Speed is shown by benchmarks, never asserted by tests: mapping and rule
+# evaluation per event, and store-backed work (a full sweep) on the local
+# services. BENCH narrows the set (a -bench regexp).
+BENCH ?= .
+bench: up
+	$(LOAD_ENV); \
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 ./...
 
 vet:
 	$(GO) vet ./...
