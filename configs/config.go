@@ -154,25 +154,23 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 			_ = derr // already reported by Parse
 		}
 	}
+	// Every problem of the directories too, each with its place.
+	collect := func(key string, err error) {
+		var each Errors
+		switch {
+		case errors.As(err, &each):
+			errs = append(errs, each...)
+		case err != nil:
+			errs.Add(key, "%v", err)
+		}
+	}
 	cfg.mappingsPath = relativeToConfig(path, cfg.MappingsDir)
 	specs, merr := cfg.loadMappings()
-	var mErrs Errors
-	switch {
-	case errors.As(merr, &mErrs):
-		errs = append(errs, mErrs...)
-	case merr != nil:
-		errs.Add("mappings_dir", "%v", merr)
-	}
+	collect("mappings_dir", merr)
 	cfg.Mappings = specs
 	cfg.rulesPath = relativeToConfig(path, cfg.RulesDir)
 	model, rerr := cfg.ReloadRules()
-	var rErrs Errors
-	switch {
-	case errors.As(rerr, &rErrs):
-		errs = append(errs, rErrs...)
-	case rerr != nil:
-		errs.Add("rules_dir", "%v", rerr)
-	}
+	collect("rules_dir", rerr)
 	cfg.Rules = model
 	if err := errs.sorted().Err(); err != nil {
 		return nil, err

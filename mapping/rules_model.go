@@ -85,21 +85,31 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 		}
 		return fmt.Sprintf("%s.yaml:%s[%d]", file, list, i)
 	}
-	rule := func(k string, r ScoreRule, group bool) (scoreRule, bool) {
-		ok := true
-		if r.ID == "" {
+	// cond checks a rule's id (set, unique across the model) and compiles
+	// its condition; nil when either is wrong.
+	cond := func(k, id, when string) *vm.Program {
+		bad := false
+		if id == "" {
 			add(k+".id", "must be set")
-			ok = false
-		} else if prev, dup := ids[r.ID]; dup {
-			add(k+".id", "%q is used twice (also %s)", r.ID, prev)
-			ok = false
+			bad = true
+		} else if prev, dup := ids[id]; dup {
+			add(k+".id", "%q is used twice (also %s)", id, prev)
+			bad = true
 		}
-		ids[r.ID] = k
-		w, err := compileCond(r.When)
+		ids[id] = k
+		w, err := compileCond(when)
 		if err != nil {
 			add(k+".when", "%v", err)
-			ok = false
+			return nil
 		}
+		if bad {
+			return nil
+		}
+		return w
+	}
+	rule := func(k string, r ScoreRule, group bool) (scoreRule, bool) {
+		w := cond(k, r.ID, r.When)
+		ok := w != nil
 		p, err := compilePoints(r.Points)
 		if err != nil {
 			add(k+".points", "%v", err)
@@ -167,19 +177,10 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 			}
 			for i, r := range f.Stages.Rules {
 				k := ruleKey(name, "stages.rules", i, r.ID)
-				w, err := compileCond(r.When)
-				switch {
-				case r.ID == "":
-					add(k+".id", "must be set")
-				case err != nil:
-					add(k+".when", "%v", err)
-				case r.Backward && r.Reason == "":
+				w := cond(k, r.ID, r.When)
+				if r.Backward && r.Reason == "" {
 					add(k+".reason", "a rule that may move back must say why")
 				}
-				if prev, dup := ids[r.ID]; dup && r.ID != "" {
-					add(k+".id", "%q is used twice (also %s)", r.ID, prev)
-				}
-				ids[r.ID] = k
 				if _, ok := m.ladder[r.To]; !ok && r.To != "" {
 					toCheck = append(toCheck, [2]string{k + ".to", r.To})
 				} else if r.To == "" {
@@ -191,13 +192,8 @@ func CompileModel(files map[string]*RuleFile) (*Model, []error) {
 		if f.Status != nil {
 			for i, r := range f.Status.Rules {
 				k := ruleKey(name, "status.rules", i, r.ID)
-				w, err := compileCond(r.When)
-				switch {
-				case r.ID == "":
-					add(k+".id", "must be set")
-				case err != nil:
-					add(k+".when", "%v", err)
-				case !slices.Contains([]string{StatusActive, StatusAtRisk, StatusChurned}, r.To):
+				w := cond(k, r.ID, r.When)
+				if !slices.Contains([]string{StatusActive, StatusAtRisk, StatusChurned}, r.To) {
 					add(k+".to", "must be active, at_risk or churned; got %q", r.To)
 				}
 				m.status = append(m.status, statusRule{StatusRule: r, when: w})

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -120,7 +121,7 @@ func (s *Store) ClaimSweep(ctx context.Context, limit int, now time.Time, every 
 	err = tx.QueryRow(ctx, `SELECT after_id::text, started_at, next_at FROM lifecycle_sweep WHERE id = 1 FOR UPDATE SKIP LOCKED`).
 		Scan(&after, &started, &next)
 	switch {
-	case err == pgx.ErrNoRows: // another replica holds the sweep
+	case errors.Is(err, pgx.ErrNoRows): // another replica holds the sweep
 		_ = tx.Rollback(ctx)
 		return nil, nil
 	case err != nil:
