@@ -241,3 +241,39 @@ func TestALateEventNeverDatesAStageMoveBeforeTheCurrentStint(t *testing.T) {
 		t.Fatalf("stage %q entered %v (was %v), time in previous %v", ch.StageTo, c.Lifecycle.StageEnteredAt, entered, ch.TimeInPrevious)
 	}
 }
+
+// Fit rules read the traits a lead has: a missing one falls back on the
+// next (`??`), and titles are graded by their most specific words.
+func TestFitGradesTitlesAndFallsBackOnTheTraitsALeadHas(t *testing.T) {
+	m := defaultModel(t)
+	for _, tc := range []struct {
+		name   string
+		traits map[string]string
+		rule   string
+		points float64
+	}{
+		{"a vice president is a VP, not a president", map[string]string{"job_title": "Vice President of Sales"}, "seniority", 20},
+		{"a president is C-level", map[string]string{"job_title": "President"}, "seniority", 25},
+		{"a head of is a VP", map[string]string{"job_title": "Head of Growth"}, "seniority", 20},
+		{"an analyst is staff", map[string]string{"job_title": "Data Analyst"}, "seniority", 5},
+		{"no country: the phone's country counts", map[string]string{"phone_country": "BR"}, "target_geography", 10},
+		{"the country wins over the phone's", map[string]string{"country": "JP", "phone_country": "BR"}, "target_geography", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			traits := map[string]string{"email": "x@example.org"}
+			for k, v := range tc.traits {
+				traits[k] = v
+			}
+			c, _ := journey(t, m, []step{{day: 0, typ: "form_submitted", traits: traits}})
+			got := 0.0
+			for _, ct := range c.Lifecycle.Scores.Contributions["fit"] {
+				if ct.Rule == tc.rule {
+					got = ct.Points
+				}
+			}
+			if got != tc.points {
+				t.Fatalf("%s gave %v points, want %v (fit %+v)", tc.rule, got, tc.points, c.Lifecycle.Scores.Contributions["fit"])
+			}
+		})
+	}
+}

@@ -192,13 +192,15 @@ type ScoreSummary struct {
 	Fit         float64 `json:"fit"`
 	Engagement  float64 `json:"engagement"`
 	Health      float64 `json:"health"`
+	HealthZone  string  `json:"health_zone,omitempty"`
 	Band        string  `json:"band,omitempty"`
 	NPSCategory string  `json:"nps_category,omitempty"`
 	Model       string  `json:"model"`
 }
 
 func summary(s Scores) ScoreSummary {
-	return ScoreSummary{Fit: s.Fit, Engagement: s.Engagement, Health: s.Health, Band: s.Band, NPSCategory: s.NPSCategory, Model: s.Model}
+	return ScoreSummary{Fit: s.Fit, Engagement: s.Engagement, Health: s.Health, HealthZone: s.HealthZone, Band: s.Band,
+		NPSCategory: s.NPSCategory, Model: s.Model}
 }
 
 // StageChangedData is the `data` of stage_changed.v1.

@@ -24,6 +24,8 @@ type Scores struct {
 	Fit        float64 `json:"fit"`
 	Engagement float64 `json:"engagement"`
 	Health     float64 `json:"health"`
+	// HealthZone is red, yellow or green by the model's health bounds.
+	HealthZone string `json:"health_zone,omitempty"`
 	// Band is fit grade × engagement level (A1 … C3).
 	Band string `json:"band,omitempty"`
 	// NPSCategory classifies the latest NPS answer.

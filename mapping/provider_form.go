@@ -37,8 +37,8 @@ var formAliases = map[string][]string{
 	"form_name": {"form_name", "formname"},
 	"form_id":   {"form_id", "formid"},
 	"user_id":   {"user_id", "userid", "uid"},
-	// Who referred the person (the referral loop): an email, an
-	// identity "type:value" or a customer id.
+	// Who referred the person (the referral loop): the referrer's email,
+	// customer id, or user id (a referral code that is the user id).
 	"referred_by": {"referred_by", "referredby", "referred_by_email", "referrer_email", "referral_email", "referral_code", "referral"},
 	// A marketing opt-in checkbox (an unchecked one is not sent: no choice).
 	"consent": {"email_marketing", "marketing_consent", "consent", "opt_in", "optin", "email_opt_in",

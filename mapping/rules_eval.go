@@ -35,8 +35,13 @@ type LifecycleChange struct {
 func (ch LifecycleChange) StageChanged() bool { return ch.StageFrom != ch.StageTo }
 
 // ScoreEvent reports a change worth publishing: a band change, a
-// threshold crossing or a status change (not every point).
+// threshold crossing or a status change (not every point). A first
+// scoring that moves the stage is published by stage_changed alone (it
+// carries the scores and status).
 func (ch LifecycleChange) ScoreEvent() bool {
+	if ch.BandFrom == "" && ch.StageChanged() {
+		return false
+	}
 	return ch.BandFrom != ch.BandTo || len(ch.Crossed) > 0 || ch.StatusFrom != ch.StatusTo
 }
 
@@ -62,9 +67,9 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 	env := ruleEnv{Now: now, Customer: m.customerEnv(c, now)}
 	if ev != nil {
 		env.Event = eventEnv{Type: ev.Type, Source: ev.Source, Provider: ev.Provider,
-			Properties: plainProperties(ev.Properties), Traits: ev.Traits}
+			Properties: plainProperties(ev.Properties), Traits: traitValues(ev.Traits)}
 	}
-	env.Scores = scoresEnv{Fit: lc.Scores.Fit, Engagement: lc.Scores.Engagement, Health: lc.Scores.Health,
+	env.Scores = scoresEnv{Fit: lc.Scores.Fit, Engagement: lc.Scores.Engagement, Health: lc.Scores.Health, HealthZone: lc.Scores.HealthZone,
 		Band: lc.Scores.Band, NPSCategory: lc.Scores.NPSCategory}
 	fail := func(id string, err error) {
 		if ch.RuleErrors == nil {
@@ -116,6 +121,8 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 	h, hc := m.sum(m.health, env, fail)
 	scores.Health, scores.Contributions["health"] = clamp(m.healthBase+h), hc
 	env.Scores.Health = scores.Health
+	scores.HealthZone = m.healthZone(scores.Health)
+	env.Scores.HealthZone = scores.HealthZone
 
 	scores.Band = band(m.fitBands, scores.Fit) + band(m.engBands, scores.Engagement)
 	env.Scores.Band = scores.Band
@@ -184,13 +191,29 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 		}
 	}
 	lc.Status, ch.StatusTo = status, status
+	// A customer's health zone change is news (a lead's health is not).
+	if ph := m.ladder[lc.Stage].Phase; (ph == PhaseRetention || ph == PhaseAdvocacy) && old.HealthZone != "" &&
+		old.HealthZone != scores.HealthZone && !slices.Contains(ch.Crossed, "health") {
+		ch.Crossed = append(ch.Crossed, "health")
+	}
 	ch.Changed = signalsChanged || ch.StageChanged() || ch.StatusFrom != ch.StatusTo || !old.equal(scores)
 	return ch
 }
 
+// healthZone grades a health score by the model's bounds.
+func (m *Model) healthZone(h float64) string {
+	switch {
+	case h <= m.healthRed:
+		return "red"
+	case h <= m.healthYel:
+		return "yellow"
+	}
+	return "green"
+}
+
 // equal compares two scores, their explanations included.
 func (s Scores) equal(o Scores) bool {
-	if s.Fit != o.Fit || s.Engagement != o.Engagement || s.Health != o.Health || s.Band != o.Band ||
+	if s.Fit != o.Fit || s.Engagement != o.Engagement || s.Health != o.Health || s.HealthZone != o.HealthZone || s.Band != o.Band ||
 		s.NPSCategory != o.NPSCategory || s.Model != o.Model || len(s.Contributions) != len(o.Contributions) {
 		return false
 	}
@@ -302,7 +325,7 @@ func (m *Model) customerEnv(c *Customer, now time.Time) customerEnv {
 		return now.Sub(t).Hours() / 24
 	}
 	e := customerEnv{
-		ID: c.ID, Stage: lc.Stage, Status: lc.Status, Traits: c.TraitMap(),
+		ID: c.ID, Stage: lc.Stage, Status: lc.Status, Traits: traitValues(c.TraitMap()),
 		DaysSinceCreated: days(c.CreatedAt), DaysSinceSeen: days(lc.Signals.LastSeenAt), DaysInStage: days(lc.StageEnteredAt),
 		ReferralCount: lc.ReferralCount, Referred: lc.ReferredBy != "", NPS: -1, CSAT: -1,
 	}

@@ -263,11 +263,11 @@ type ruleEnv struct {
 
 // eventEnv is the triggering event (empty in a time-based re-evaluation).
 type eventEnv struct {
-	Type       string            `expr:"type"`
-	Source     string            `expr:"source"`
-	Provider   string            `expr:"provider"`
-	Properties map[string]any    `expr:"properties"`
-	Traits     map[string]string `expr:"traits"`
+	Type       string         `expr:"type"`
+	Source     string         `expr:"source"`
+	Provider   string         `expr:"provider"`
+	Properties map[string]any `expr:"properties"`
+	Traits     map[string]any `expr:"traits"`
 	// Matched lists the engagement rules the event matched so far (stage
 	// rules see all of them).
 	Matched []string `expr:"matched"`
@@ -275,22 +275,22 @@ type eventEnv struct {
 
 // customerEnv is the customer as rules see it.
 type customerEnv struct {
-	ID               string            `expr:"id"`
-	Stage            string            `expr:"stage"`
-	Status           string            `expr:"status"`
-	Traits           map[string]string `expr:"traits"`
-	DaysSinceCreated float64           `expr:"days_since_created"`
-	DaysSinceSeen    float64           `expr:"days_since_seen"`
-	DaysInStage      float64           `expr:"days_in_stage"`
-	ReferralCount    int               `expr:"referral_count"`
-	Referred         bool              `expr:"referred"`
-	Tickets90d       int               `expr:"tickets_90d"`
-	UrgentTickets90d int               `expr:"urgent_tickets_90d"`
-	OpenTickets      int               `expr:"open_tickets"`
-	NPS              float64           `expr:"nps"`
-	HasNPS           bool              `expr:"has_nps"`
-	CSAT             float64           `expr:"csat"`
-	HasCSAT          bool              `expr:"has_csat"`
+	ID               string         `expr:"id"`
+	Stage            string         `expr:"stage"`
+	Status           string         `expr:"status"`
+	Traits           map[string]any `expr:"traits"`
+	DaysSinceCreated float64        `expr:"days_since_created"`
+	DaysSinceSeen    float64        `expr:"days_since_seen"`
+	DaysInStage      float64        `expr:"days_in_stage"`
+	ReferralCount    int            `expr:"referral_count"`
+	Referred         bool           `expr:"referred"`
+	Tickets90d       int            `expr:"tickets_90d"`
+	UrgentTickets90d int            `expr:"urgent_tickets_90d"`
+	OpenTickets      int            `expr:"open_tickets"`
+	NPS              float64        `expr:"nps"`
+	HasNPS           bool           `expr:"has_nps"`
+	CSAT             float64        `expr:"csat"`
+	HasCSAT          bool           `expr:"has_csat"`
 }
 
 // scoresEnv are the scores as rules see them (those computed before).
@@ -298,6 +298,7 @@ type scoresEnv struct {
 	Fit         float64 `expr:"fit"`
 	Engagement  float64 `expr:"engagement"`
 	Health      float64 `expr:"health"`
+	HealthZone  string  `expr:"health_zone"`
 	Band        string  `expr:"band"`
 	NPSCategory string  `expr:"nps_category"`
 }
@@ -316,6 +317,16 @@ func compilePoints(src string) (*vm.Program, error) {
 		return nil, fmt.Errorf("must be a number or an expression")
 	}
 	return expr.Compile(src, append(exprOptions, expr.AsFloat64())...)
+}
+
+// traitValues gives rules the traits as a map of any, so a missing trait
+// is nil and `??` falls back on the next (a map of strings would give "").
+func traitValues(t map[string]string) map[string]any {
+	out := make(map[string]any, len(t))
+	for k, v := range t {
+		out[k] = v
+	}
+	return out
 }
 
 // plainProperties turns exact numbers into float64 so rules can compare

@@ -38,7 +38,7 @@ type FitSpec struct {
 // the points of the rules it matches; points fade with age.
 type EngagementSpec struct {
 	// HalfLife halves a contribution's points every period (DOMAIN.md:
-	// 30 days); zero with Window set means no decay inside the window.
+	// 30 days); zero means no decay: with Horizon, a rolling window.
 	HalfLife time.Duration `yaml:"half_life"`
 	// Horizon drops contributions older than this (90 days): with no
 	// half-life it is a rolling window.
@@ -59,7 +59,8 @@ type GroupCap struct {
 type HealthSpec struct {
 	Base float64 `yaml:"base"`
 	// Red and Yellow are the upper bounds of those zones (≤ 50 red, ≤ 75
-	// yellow, above green).
+	// yellow, above green): scores.health_zone, and a zone change
+	// publishes score_changed.
 	Red    float64     `yaml:"red"`
 	Yellow float64     `yaml:"yellow"`
 	Rules  []ScoreRule `yaml:"rules"`
@@ -71,7 +72,7 @@ type BandsSpec struct {
 	Fit        []BandStep `yaml:"fit"`
 	Engagement []BandStep `yaml:"engagement"`
 	// Thresholds are score values whose crossing publishes score_changed
-	// (besides a band change): {engagement: [40], health: [50, 75]}.
+	// (besides a band or health zone change): {fit: [50], engagement: [40]}.
 	Thresholds map[string][]float64 `yaml:"thresholds"`
 }
 

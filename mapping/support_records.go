@@ -86,6 +86,10 @@ func propString(ev *Event, key string) string {
 		return v.String()
 	case bool:
 		return strconv.FormatBool(v)
+	case float64: // properties read back from storage
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(v)
 	}
 	return ""
 }

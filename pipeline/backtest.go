@@ -77,12 +77,12 @@ func (b *Backtest) Add(c *mapping.Customer, history []*mapping.Event) {
 	changed := false
 	if cur.Stage != next.Stage {
 		b.StageChanged++
-		b.StageMoves[orNone(cur.Stage)+" → "+orNone(next.Stage)]++
+		b.StageMoves[moveKey(cur.Stage, next.Stage)]++
 		changed = true
 	}
 	if cur.Scores.Band != next.Scores.Band {
 		b.BandChanged++
-		b.BandMoves[orNone(cur.Scores.Band)+" → "+orNone(next.Scores.Band)]++
+		b.BandMoves[moveKey(cur.Scores.Band, next.Scores.Band)]++
 		changed = true
 	}
 	if cur.Status != next.Status {
@@ -99,6 +99,9 @@ func (b *Backtest) Add(c *mapping.Customer, history []*mapping.Event) {
 		b.Unlisted++
 	}
 }
+
+// moveKey names a change from one stage or band to another in reports.
+func moveKey(from, to string) string { return orNone(from) + " → " + orNone(to) }
 
 func orNone(s string) string {
 	if s == "" {

@@ -57,6 +57,7 @@ type lifecycleHarness struct {
 	*harness
 	clock   *clock
 	sweeper *pipeline.Sweeper
+	model   *mapping.Model
 }
 
 var day0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -74,7 +75,7 @@ func newLifecycleHarness(t *testing.T, sweep pipeline.SweepConfig) *lifecycleHar
 	}
 	mapper := mapping.NewMapper(sources, map[string]*mapping.Compiled{"journey": journeySpec(t)})
 	h, w := newHarnessWith(t, mapper, pipeline.DefaultConfig(), clk.Now, model)
-	return &lifecycleHarness{harness: h, clock: clk,
+	return &lifecycleHarness{harness: h, clock: clk, model: model,
 		sweeper: pipeline.NewSweeper(sweep, rescorer{h.st}, w.Model, quietLog(), clk.Now)}
 }
 
@@ -297,6 +298,24 @@ func TestAPromoterCustomerWithAReferralBecomesAnEvangelist(t *testing.T) {
 	if h.count(`SELECT count(*) FROM rescore_queue`) != 0 {
 		t.Error("the queue was not emptied")
 	}
+
+	// The stored history replays to the same place (what rules backtest
+	// relies on): the NPS answer read back from storage included.
+	hs, err := h.st.Histories(context.Background(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hc := range hs {
+		if hc.Customer.ID != id {
+			continue
+		}
+		lc := pipeline.Replay(h.model, hc.Customer, hc.Events, h.clock.Now())
+		if lc.Stage != "evangelist" || lc.Scores.NPSCategory != "promoter" || lc.Scores.Band != hc.Customer.Lifecycle.Scores.Band {
+			t.Fatalf("replayed: stage %q nps %q band %q (stored band %q)", lc.Stage, lc.Scores.NPSCategory, lc.Scores.Band, hc.Customer.Lifecycle.Scores.Band)
+		}
+		return
+	}
+	t.Fatal("the referrer has no history")
 }
 
 // Three urgent tickets and an NPS of 3 put a customer at risk, published
@@ -429,5 +448,38 @@ func TestAMergeKeepsTheFurthestStageAndBothHistories(t *testing.T) {
 	stages := stageEvents(t, h.events(older))
 	if stages[len(stages)-1] != "customer" {
 		t.Fatalf("the survivor's stage_changed events: %v", stages)
+	}
+}
+
+// Erasing a referred person takes their referral off the referrer's
+// count; erasing a referrer unlinks the people they referred.
+func TestErasureUnlinksReferrals(t *testing.T) {
+	h := newLifecycleHarness(t, pipeline.DefaultSweepConfig())
+	h.at(0, "form", map[string]any{"email": "vera@acme-software.com"})
+	h.at(1, "form", map[string]any{"email": "li@acme-software.com", "referred_by": "vera@acme-software.com"})
+	h.at(1, "form", map[string]any{"email": "bo@acme-software.com", "referred_by": "vera@acme-software.com"})
+	h.sweep(1)
+	vera, _, _, _ := h.customer("vera@acme-software.com")
+	li, _, _, _ := h.customer("li@acme-software.com")
+	bo, _, _, _ := h.customer("bo@acme-software.com")
+	if n := h.countArgs(`SELECT referral_count FROM customers WHERE id = $1`, vera); n != 2 {
+		t.Fatalf("referral_count %d, want 2", n)
+	}
+	key := []byte("test-suppression-key-0123")
+	if _, err := h.st.Erase(context.Background(), li, key, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.sweep(2)
+	if n := h.countArgs(`SELECT referral_count FROM customers WHERE id = $1`, vera); n != 1 {
+		t.Fatalf("after erasing a referred person: referral_count %d, want 1", n)
+	}
+	if _, err := h.st.Erase(context.Background(), vera, key, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.countArgs(`SELECT count(*) FROM customers WHERE id = $1 AND referred_by IS NULL`, bo); n != 1 {
+		t.Fatal("the erased referrer is still linked from the person they referred")
+	}
+	if h.count(`SELECT count(*) FROM referrals`) != 0 {
+		t.Fatal("referrals of erased people remain")
 	}
 }

@@ -79,10 +79,10 @@ func Rescore(ctx context.Context, b RescoreBatch, model *mapping.Model, now time
 		}
 		st.Events += n
 		if lch.StageChanged() {
-			st.add(&st.StageMoves, lch.StageFrom+"→"+lch.StageTo)
+			st.add(&st.StageMoves, moveKey(lch.StageFrom, lch.StageTo))
 		}
 		if lch.BandFrom != lch.BandTo {
-			st.add(&st.BandChanges, lch.BandFrom+"→"+lch.BandTo)
+			st.add(&st.BandChanges, moveKey(lch.BandFrom, lch.BandTo))
 		}
 		if n > 0 {
 			c.UpdatedAt = now

@@ -22,7 +22,7 @@ Usage:
                                           map a sample request offline; print the canonical events
   cyclehub rules backtest --rules DIR [--config FILE] [--list N] [--json]
                                           replay stored history through proposed rules; writes nothing
-  cyclehub rules apply [--rules DIR] [--config FILE] [--batch N]
+  cyclehub rules apply [--rules DIR] [--config FILE] [--batch N] [--after ID]
                                           re-score every customer now, online, emitting the events
   cyclehub version                        print the version
 

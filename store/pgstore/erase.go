@@ -193,8 +193,18 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 	// Their earlier events too: a record's data (a company named after the
 	// person) must not outlive it in the outbox. Events not yet published
 	// are dropped with them; erased.v1 follows on each key.
-	if _, err := tx.Exec(ctx, `DELETE FROM referrals WHERE referred_id = ANY($1::uuid[]) OR referrer_id = ANY($1::uuid[])`, cluster); err != nil {
-		return nil, fmt.Errorf("erase: referrals: %w", err)
+	// Referrals: who they referred forget them; whoever referred them
+	// counts one less (recounted from the queue).
+	for _, q := range []string{
+		`INSERT INTO rescore_queue (customer_id)
+		 SELECT DISTINCT referrer_id FROM referrals WHERE referred_id = ANY($1::uuid[]) AND referrer_id <> ALL($1::uuid[])
+		 ON CONFLICT (customer_id) DO UPDATE SET queued_at = excluded.queued_at`,
+		`UPDATE customers SET referred_by = NULL WHERE referred_by = ANY($1::uuid[]) AND id <> ALL($1::uuid[])`,
+		`DELETE FROM referrals WHERE referred_id = ANY($1::uuid[]) OR referrer_id = ANY($1::uuid[])`,
+	} {
+		if _, err := tx.Exec(ctx, q, cluster); err != nil {
+			return nil, fmt.Errorf("erase: referrals: %w", err)
+		}
 	}
 	for _, table := range []string{"timeline", "tickets", "survey_responses", "consent_ledger", "identities", "outbox", "stage_history", "rescore_queue"} {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE customer_id = ANY($1::uuid[])`, cluster); err != nil {
