@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -24,11 +26,22 @@ type RelayConfig struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// MaxBackoff caps the wait between retries while the broker is down.
 	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Ranges splits the outbox's 256 customer buckets into this many
+	// ranges, each published by exactly one relay at a time (its leader);
+	// replicas share the ranges evenly.
+	Ranges int `yaml:"ranges"`
+	// StandbyInterval is how often a relay tries to take a range it does
+	// not hold: the longest a range goes unpublished after its leader died.
+	StandbyInterval time.Duration `yaml:"standby_interval"`
+	// KeepPublished is how long published events stay in the outbox
+	// before the retention job deletes them.
+	KeepPublished time.Duration `yaml:"keep_published"`
 }
 
 // DefaultRelayConfig returns the defaults documented in the README.
 func DefaultRelayConfig() RelayConfig {
-	return RelayConfig{BatchSize: 500, BatchBytes: 768 << 10, PollInterval: 200 * time.Millisecond, MaxBackoff: 5 * time.Second}
+	return RelayConfig{BatchSize: 500, BatchBytes: 768 << 10, PollInterval: 200 * time.Millisecond, MaxBackoff: 5 * time.Second,
+		Ranges: 4, StandbyInterval: time.Second, KeepPublished: 24 * time.Hour}
 }
 
 // Validate reports every problem with c, each prefixed by its key.
@@ -46,12 +59,37 @@ func (c RelayConfig) Validate() []error {
 	if c.MaxBackoff < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("max_backoff: must be at least 100ms, got %s", c.MaxBackoff))
 	}
+	if c.Ranges < 1 || c.Ranges > buckets {
+		errs = append(errs, fmt.Errorf("ranges: must be between 1 and %d, got %d", buckets, c.Ranges))
+	}
+	if c.StandbyInterval < 50*time.Millisecond || c.StandbyInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("standby_interval: must be between 50ms and 1m, got %s", c.StandbyInterval))
+	}
+	if c.KeepPublished < time.Minute {
+		errs = append(errs, fmt.Errorf("keep_published: must be at least 1m, got %s", c.KeepPublished))
+	}
 	return errs
+}
+
+// buckets is how many hash buckets the outbox spreads customers over.
+const buckets = 256
+
+// BucketRange is the outbox buckets Lo..Hi (inclusive) of one range.
+type BucketRange struct{ Index, Lo, Hi int }
+
+// Ranges splits the buckets into n contiguous ranges.
+func Ranges(n int) []BucketRange {
+	out := make([]BucketRange, n)
+	for i := range n {
+		out[i] = BucketRange{Index: i, Lo: i * buckets / n, Hi: (i+1)*buckets/n - 1}
+	}
+	return out
 }
 
 // Outbox is where the relay reads events and records their publication.
 type Outbox interface {
-	PendingOutbox(ctx context.Context, limit, maxBytes int) ([]mapping.OutboxRecord, error)
+	// PendingOutbox returns unpublished events of buckets lo..hi in order.
+	PendingOutbox(ctx context.Context, lo, hi, limit, maxBytes int) ([]mapping.OutboxRecord, error)
 	MarkPublished(ctx context.Context, ids []int64) error
 }
 
@@ -65,82 +103,203 @@ type Publisher interface {
 
 type recordErrors interface{ RecordErrors() []error }
 
-// Lease is held by the single active relay.
+// Lease is a held lock: a range's leadership or a relay's membership.
 type Lease interface {
 	Check(ctx context.Context) error
 	Release(ctx context.Context)
 }
 
-// Relay publishes the outbox to the stream, in outbox order, at least once.
+// RelayLocks elects relays: one leader per range, and a count of the
+// relays running so each takes its share.
+type RelayLocks interface {
+	// Join registers this relay for as long as the lease is held.
+	Join(ctx context.Context) (Lease, error)
+	// Members counts the relays running.
+	Members(ctx context.Context) (int, error)
+	// AcquireRange tries once to lead range index; an error when another
+	// relay holds it (or the database cannot say).
+	AcquireRange(ctx context.Context, index int) (Lease, error)
+}
+
+// Relay publishes the outbox to the stream, at least once, in order per
+// customer. The outbox's buckets are split into ranges; each range has at
+// most one leader among all replicas (a PostgreSQL advisory lock), and
+// each relay leads about ranges ÷ relays of them. When a leader dies its
+// ranges are taken over within StandbyInterval.
 type Relay struct {
-	cfg     RelayConfig
-	outbox  Outbox
-	pub     Publisher
-	acquire func(context.Context) (Lease, error)
-	log     *logrus.Entry
-	wake    chan struct{}
+	cfg   RelayConfig
+	out   Outbox
+	pub   Publisher
+	locks RelayLocks
+	log   *logrus.Entry
+	// wake has one channel per range.
+	wake []chan struct{}
+	// held counts the ranges this relay leads; share is what it may lead.
+	held, share atomic.Int32
 	// OnPublish, when set, observes every publish attempt.
 	OnPublish func(n int, took time.Duration, err error)
+	// OnLeading, when set, observes every range taken (true) or given up.
+	OnLeading func(index int, leading bool)
 }
 
-// NewRelay returns a relay. acquire tries once to obtain the relay lease
-// (only one relay publishes at a time, so events keep their order).
-func NewRelay(cfg RelayConfig, outbox Outbox, pub Publisher, acquire func(context.Context) (Lease, error), log *logrus.Entry) *Relay {
-	return &Relay{cfg: cfg, outbox: outbox, pub: pub, acquire: acquire, log: log, wake: make(chan struct{}, 1)}
+// NewRelay returns a relay.
+func NewRelay(cfg RelayConfig, outbox Outbox, pub Publisher, locks RelayLocks, log *logrus.Entry) *Relay {
+	r := &Relay{cfg: cfg, out: outbox, pub: pub, locks: locks, log: log, wake: make([]chan struct{}, cfg.Ranges)}
+	for i := range r.wake {
+		r.wake[i] = make(chan struct{}, 1)
+	}
+	r.share.Store(int32(cfg.Ranges))
+	return r
 }
 
-// Wake tells an idle relay that events are waiting. It never blocks.
+// Wake tells idle range leaders that events are waiting. It never blocks.
 func (r *Relay) Wake() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	for _, w := range r.wake {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Run publishes until ctx is done. A publish in flight completes (and is
+// Leading returns how many ranges this relay leads.
+func (r *Relay) Leading() int { return int(r.held.Load()) }
+
+// Run publishes until ctx is done. Publishes in flight complete (and are
 // recorded) before Run returns.
 func (r *Relay) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		lease, err := r.acquire(ctx)
+	var member Lease
+	for member == nil && ctx.Err() == nil {
+		m, err := r.locks.Join(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				r.log.WithError(err).Debug("relay is standing by")
-			}
-			sleep(ctx, time.Second)
+			r.log.WithError(err).Warn("relay cannot register yet")
+			sleep(ctx, r.cfg.StandbyInterval)
 			continue
 		}
-		r.log.Info("relay is active")
-		err = r.lead(ctx, lease)
-		lease.Release(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.log.WithError(err).Warn("relay lost its lease")
-		}
+		member = m
 	}
+	if member == nil {
+		return nil
+	}
+	defer member.Release(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { r.balance(ctx, member) })
+	for _, rng := range Ranges(r.cfg.Ranges) {
+		wg.Go(func() { r.runRange(ctx, rng) })
+	}
+	wg.Wait()
 	return nil
 }
 
-func (r *Relay) lead(ctx context.Context, lease Lease) error {
+// balance keeps this relay's share of the ranges up to date: an even
+// split among the relays running, rounded up.
+func (r *Relay) balance(ctx context.Context, member Lease) {
+	for ctx.Err() == nil {
+		n, err := r.locks.Members(ctx)
+		if err == nil {
+			err = member.Check(ctx)
+		}
+		switch {
+		case err != nil:
+			// Unsure how many run: take whatever is free (the locks keep
+			// every range to one leader anyway).
+			r.share.Store(int32(r.cfg.Ranges))
+		case n > 0:
+			r.share.Store(int32((r.cfg.Ranges + n - 1) / n))
+		}
+		sleep(ctx, 5*r.cfg.StandbyInterval)
+	}
+}
+
+// runRange leads one range whenever this relay may and can.
+func (r *Relay) runRange(ctx context.Context, rng BucketRange) {
+	log := r.log.WithField("range", fmt.Sprintf("%d (buckets %d-%d)", rng.Index, rng.Lo, rng.Hi))
+	for ctx.Err() == nil {
+		if !r.reserve() {
+			sleep(ctx, r.cfg.StandbyInterval)
+			continue
+		}
+		lease, err := r.locks.AcquireRange(ctx, rng.Index)
+		if err != nil {
+			r.held.Add(-1)
+			sleep(ctx, r.cfg.StandbyInterval)
+			continue
+		}
+		log.Info("relay leads the range")
+		if r.OnLeading != nil {
+			r.OnLeading(rng.Index, true)
+		}
+		err = r.lead(ctx, rng, lease)
+		lease.Release(ctx)
+		if r.OnLeading != nil {
+			r.OnLeading(rng.Index, false)
+		}
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			r.held.Add(-1)
+			log.WithError(err).Warn("relay lost the range")
+		default:
+			// Handed over to even out the load: leave it to the others a while.
+			log.Info("relay hands the range over")
+			sleep(ctx, 3*r.cfg.StandbyInterval)
+		}
+	}
+}
+
+// reserve counts one more range led if this relay is under its share.
+func (r *Relay) reserve() bool {
+	for {
+		h := r.held.Load()
+		if h >= r.share.Load() {
+			return false
+		}
+		if r.held.CompareAndSwap(h, h+1) {
+			return true
+		}
+	}
+}
+
+// release counts one range less led if this relay is over its share.
+func (r *Relay) release() bool {
+	for {
+		h := r.held.Load()
+		if h <= r.share.Load() {
+			return false
+		}
+		if r.held.CompareAndSwap(h, h-1) {
+			return true
+		}
+	}
+}
+
+// lead publishes the range until the lease is lost (an error), the relay
+// holds more than its share (nil: handed over), or ctx is done.
+func (r *Relay) lead(ctx context.Context, rng BucketRange, lease Lease) error {
 	failures := 0
 	lastCheck := time.Now()
 	for ctx.Err() == nil {
-		if time.Since(lastCheck) > 5*time.Second {
+		if time.Since(lastCheck) >= r.cfg.StandbyInterval {
 			if err := lease.Check(ctx); err != nil {
 				return err
 			}
+			if r.release() {
+				return nil
+			}
 			lastCheck = time.Now()
 		}
-		n, err := r.publishOnce(ctx)
+		n, err := r.publishOnce(ctx, rng)
 		switch {
 		case err != nil:
 			failures++
 			delay := min(time.Duration(1<<min(failures, 10))*50*time.Millisecond, r.cfg.MaxBackoff)
-			r.log.WithError(err).WithField("retry_in", delay.String()).Warn("relay publish failed")
+			r.log.WithError(err).WithField("range", rng.Index).WithField("retry_in", delay.String()).Warn("relay publish failed")
 			sleep(ctx, delay)
 		case n == 0:
 			failures = 0
 			select {
 			case <-ctx.Done():
-			case <-r.wake:
+			case <-r.wake[rng.Index]:
 			case <-time.After(r.cfg.PollInterval):
 			}
 		default:
@@ -151,12 +310,12 @@ func (r *Relay) lead(ctx context.Context, lease Lease) error {
 }
 
 // publishOnce publishes one batch and marks what the broker acknowledged.
-func (r *Relay) publishOnce(ctx context.Context) (int, error) {
+func (r *Relay) publishOnce(ctx context.Context, rng BucketRange) (int, error) {
 	// The batch completes even when shutdown begins, so its outcome is
 	// recorded; bounded so a hung broker cannot block shutdown forever.
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	recs, err := r.outbox.PendingOutbox(bctx, r.cfg.BatchSize, r.cfg.BatchBytes)
+	recs, err := r.out.PendingOutbox(bctx, rng.Lo, rng.Hi, r.cfg.BatchSize, r.cfg.BatchBytes)
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
@@ -166,7 +325,7 @@ func (r *Relay) publishOnce(ctx context.Context) (int, error) {
 		r.OnPublish(len(recs), time.Since(start), werr)
 	}
 	ok := acknowledged(recs, werr)
-	if err := r.outbox.MarkPublished(bctx, ok); err != nil {
+	if err := r.out.MarkPublished(bctx, ok); err != nil {
 		// The events are on the stream but not marked: they will be
 		// published again (at-least-once; consumers dedup on id).
 		return len(recs), err

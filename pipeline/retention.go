@@ -39,9 +39,10 @@ func (c RetentionConfig) Validate() []error {
 	return errs
 }
 
-// Purger deletes raw requests past retention.
+// Purger deletes raw requests past retention, and published events.
 type Purger interface {
 	PurgeRawPayloads(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+	PrunePublished(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }
 
 // Retention purges raw requests past their retention, in small batches so
@@ -53,6 +54,11 @@ type Retention struct {
 	now    func() time.Time
 	// OnPurge, when set, observes every purge pass.
 	OnPurge func(deleted int64, err error)
+	// KeepPublished is how long published events stay in the outbox (0:
+	// they are not pruned).
+	KeepPublished time.Duration
+	// OnPrune, when set, observes every prune of published events.
+	OnPrune func(deleted int64, err error)
 }
 
 // NewRetention returns the retention job. now is the clock.
@@ -79,15 +85,27 @@ func (r *Retention) Run(ctx context.Context) error {
 }
 
 // PurgeOnce deletes every processed raw request older than the retention
-// and returns how many.
+// and every event published longer ago than KeepPublished, and returns how
+// many raw requests.
 func (r *Retention) PurgeOnce(ctx context.Context) (int64, error) {
-	cutoff := r.now().Add(-r.cfg.RawPayloads)
+	total, err := r.inBatches(ctx, r.purger.PurgeRawPayloads, r.now().Add(-r.cfg.RawPayloads), r.OnPurge)
+	if err != nil || r.KeepPublished <= 0 {
+		return total, err
+	}
+	pruned, err := r.inBatches(ctx, r.purger.PrunePublished, r.now().Add(-r.KeepPublished), r.OnPrune)
+	if pruned > 0 {
+		r.log.WithField("deleted", pruned).Debug("published events pruned from the outbox")
+	}
+	return total, err
+}
+
+func (r *Retention) inBatches(ctx context.Context, del func(context.Context, time.Time, int) (int64, error), cutoff time.Time, observe func(int64, error)) (int64, error) {
 	var total int64
 	for ctx.Err() == nil {
-		n, err := r.purger.PurgeRawPayloads(ctx, cutoff, r.cfg.BatchSize)
+		n, err := del(ctx, cutoff, r.cfg.BatchSize)
 		total += n
-		if r.OnPurge != nil {
-			r.OnPurge(n, err)
+		if observe != nil {
+			observe(n, err)
 		}
 		if err != nil || n < int64(r.cfg.BatchSize) {
 			return total, err

@@ -109,6 +109,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	}
 	retention := pipeline.NewRetention(cfg.Privacy.Retention, store, logger.WithField("component", "retention"), now)
 	retention.OnPurge = metrics.ObservePurge
+	retention.KeepPublished = cfg.Relay.KeepPublished
 
 	fetcher := pipeline.NewFetcher(cfg.Fetch.FetchConfig, store, mapper, newProviderAPI(cfg, mapper),
 		logger.WithField("component", "fetcher"), now)
@@ -120,13 +121,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 		fetcher.Wake()
 	}
 
-	relay := pipeline.NewRelay(cfg.Relay, store, sink, func(ctx context.Context) (pipeline.Lease, error) {
-		l, err := store.AcquireRelayLeadership(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return l, nil
-	}, logger.WithField("component", "relay"))
+	relay := pipeline.NewRelay(cfg.Relay, store, sink, relayLocks{store}, logger.WithField("component", "relay"))
 	relay.OnPublish = metrics.ObservePublish
 	sweeper := pipeline.NewSweeper(cfg.Sweep, rescoreAdapter{store}, workers.Model, logger.WithField("component", "sweeper"), now)
 	sweeper.OnEvents = relay.Wake

@@ -35,6 +35,27 @@ func (a inboxAdapter) ClaimIDs(ctx context.Context, ids []int64) (pipeline.Batch
 	return b, nil
 }
 
+// relayLocks lets the PostgreSQL store elect relays (its *Lease must
+// reach the relay as an interface, nil when there is none).
+type relayLocks struct{ store *pgstore.Store }
+
+func (a relayLocks) Join(ctx context.Context) (pipeline.Lease, error) {
+	return lease(a.store.JoinRelays(ctx))
+}
+
+func (a relayLocks) Members(ctx context.Context) (int, error) { return a.store.RelayMembers(ctx) }
+
+func (a relayLocks) AcquireRange(ctx context.Context, index int) (pipeline.Lease, error) {
+	return lease(a.store.AcquireRelayRange(ctx, index))
+}
+
+func lease(l *pgstore.Lease, err error) (pipeline.Lease, error) {
+	if l == nil {
+		return nil, err
+	}
+	return l, err
+}
+
 // rescoreAdapter lets the PostgreSQL store satisfy the sweeper's port
 // (a nil *Rescore must be a nil interface).
 type rescoreAdapter struct{ store *pgstore.Store }

@@ -51,3 +51,31 @@ func TestRawRequestsPastRetentionArePurgedButPendingOnesKept(t *testing.T) {
 		t.Fatalf("%d rows left, want the old pending one and the recent one", left)
 	}
 }
+
+// Published events leave the outbox once KeepPublished has passed;
+// unpublished ones stay whatever their age.
+func TestPublishedEventsArePrunedFromTheOutbox(t *testing.T) {
+	st, url := pgtest.Open(t)
+	ctx := context.Background()
+	for i, published := range []string{"now() - interval '2 days'", "now() - interval '3 days'", "now()", "NULL", "NULL"} {
+		count(t, url, `WITH i AS (
+			INSERT INTO outbox (event_id, customer_id, bucket, type, sequence, event_time, payload, created_at, published_at)
+			VALUES (gen_random_uuid(), gen_random_uuid(), 0, 't', $1, now(), '\x7b7d', now() - interval '5 days', `+published+`)
+			RETURNING 1) SELECT count(*) FROM i`, i+1)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	r := pipeline.NewRetention(pipeline.DefaultRetentionConfig(), st, logrus.NewEntry(log), time.Now)
+	r.KeepPublished = 24 * time.Hour
+	var pruned int64
+	r.OnPrune = func(n int64, _ error) { pruned += n }
+	if _, err := r.PurgeOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pruned != 2 {
+		t.Fatalf("pruned %d, want the 2 events published days ago", pruned)
+	}
+	if left := count(t, url, `SELECT count(*) FROM outbox`); left != 3 {
+		t.Fatalf("%d events left, want 3 (one just published, two unpublished)", left)
+	}
+}
