@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cyclehub/cyclehub/internal/eventschema"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
 )
 
@@ -128,11 +129,24 @@ func TestKcatReadsTheCloudEvent(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kcat: %v\n%s", err, out)
 		}
+		// Every event on the topic, whoever it is about, matches the
+		// published schemas (internal/eventschema/schemas).
+		seen := false
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			parts := strings.SplitN(line, "\t", 3)
-			if len(parts) != 3 || parts[0] != id {
+			if line == "" {
 				continue
 			}
+			parts := strings.SplitN(line, "\t", 3)
+			if len(parts) != 3 {
+				t.Fatalf("kcat printed a line that is not key, headers, value: %q", line)
+			}
+			if err := eventschema.Validate([]byte(parts[2])); err != nil {
+				t.Fatalf("key %s: %v\n%s", parts[0], err, parts[2])
+			}
+			if parts[0] != id || seen {
+				continue
+			}
+			seen = true
 			if !strings.Contains(parts[1], "ce_type=cyclehub.customer.created.v1") {
 				t.Fatalf("kcat headers = %s", parts[1])
 			}
@@ -150,6 +164,8 @@ func TestKcatReadsTheCloudEvent(t *testing.T) {
 			if ev.SpecVersion != "1.0" || ev.Subject != "customer/"+id || ev.Data.CustomerID != id {
 				t.Fatalf("kcat event = %+v", ev)
 			}
+		}
+		if seen {
 			return
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/cyclehub/cyclehub/internal/eventschema"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
 	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
 	"github.com/cyclehub/cyclehub/webhooks"
@@ -102,7 +103,8 @@ func npsAnswer(email string, score int) string {
 		time.Now().UnixNano(), time.Now().UnixNano(), time.Now().UTC().Format(time.RFC3339), email, score)
 }
 
-// streamOf reads every event keyed by id from every partition of the topic.
+// streamOf reads every event keyed by id from every partition of the topic,
+// each checked against the published schemas (internal/eventschema).
 func streamOf(t *testing.T, brokers []string, topic, id string) []map[string]any {
 	t.Helper()
 	conn, err := kafka.Dial("tcp", brokers[0])
@@ -133,6 +135,9 @@ func streamOf(t *testing.T, brokers []string, topic, id string) []map[string]any
 				t.Fatalf("partition %d: %v", p.ID, err)
 			}
 			if string(m.Key) == id {
+				if err := eventschema.Validate(m.Value); err != nil {
+					t.Fatalf("partition %d offset %d: %v\n%s", p.ID, m.Offset, err, m.Value)
+				}
 				var ev map[string]any
 				if err := json.Unmarshal(m.Value, &ev); err != nil {
 					t.Fatal(err)

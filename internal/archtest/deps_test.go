@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"internal/ops":         {},
 	"internal/adminapi":    {"mapping", "internal/secret", "store/pgstore"},
 	"internal/providerapi": {"mapping", "internal/secret"},
+	"internal/eventschema": {},
 	"configs":              {"webhooks", "store/pgstore", "store/redisstore", "connectors/kafkasink", "connectors/enrichhttp", "pipeline", "internal/secret", "internal/providerapi", "mapping"},
 	"cmd":                  {"*"},
 	"internal/archtest":    {},
