@@ -105,30 +105,40 @@ func ChangedEvent(c *Customer, ch Change, trig Trigger) (*CloudEvent, error) {
 	if changed == nil {
 		changed = []string{}
 	}
+	return NewCloudEvent(typ, c, trig.OccurredAt, CustomerChangedData{
+		CustomerID:     c.ID,
+		Version:        c.Version,
+		ChangedTraits:  changed,
+		Traits:         streamTraits(c),
+		ChangedConsent: ch.ChangedConsent,
+		Consent:        consentStatuses(c),
+		FirstTouch:     streamTouch(c.FirstTouch),
+		LastTouch:      streamTouch(c.LastTouch),
+		Trigger:        trig,
+	})
+}
+
+// streamTraits are the traits the stream carries: no direct identifiers.
+func streamTraits(c *Customer) map[string]string {
 	traits := map[string]string{}
 	for k, v := range c.Traits {
 		if !IsPIITrait(k) {
 			traits[k] = v.Value
 		}
 	}
-	var consent map[string]string
-	if len(c.Consent) > 0 {
-		consent = map[string]string{}
-		for p, st := range c.Consent {
-			consent[p] = st.Status
-		}
+	return traits
+}
+
+// consentStatuses is every purpose's current status (nil when none).
+func consentStatuses(c *Customer) map[string]string {
+	if len(c.Consent) == 0 {
+		return nil
 	}
-	return NewCloudEvent(typ, c, trig.OccurredAt, CustomerChangedData{
-		CustomerID:     c.ID,
-		Version:        c.Version,
-		ChangedTraits:  changed,
-		Traits:         traits,
-		ChangedConsent: ch.ChangedConsent,
-		Consent:        consent,
-		FirstTouch:     streamTouch(c.FirstTouch),
-		LastTouch:      streamTouch(c.LastTouch),
-		Trigger:        trig,
-	})
+	consent := map[string]string{}
+	for p, st := range c.Consent {
+		consent[p] = st.Status
+	}
+	return consent
 }
 
 // streamTouch is a touch as the stream carries it: page and referrer URLs

@@ -252,7 +252,7 @@ func TestTheRelayRidesOutABrokerOutageWithoutLosingOrReordering(t *testing.T) {
 	}
 	h.waitFor("all published", `SELECT count(*) FROM outbox WHERE published_at IS NULL`, 0)
 
-	seen := checkStream(t, brokers, "lifecycle-test", h.count(`SELECT count(*) FROM outbox`))
+	seen := testsvc.CheckStream(t, brokers, "lifecycle-test", h.count(`SELECT count(*) FROM outbox`))
 	if len(seen) != people {
 		t.Fatalf("events for %d customers, want %d", len(seen), people)
 	}

@@ -103,6 +103,15 @@ type Publisher interface {
 
 type recordErrors interface{ RecordErrors() []error }
 
+// Snapshots feeds the compacted snapshot topic: after each batch, the
+// latest record of every customer in it.
+type Snapshots interface {
+	// Snapshots reads the customers' records as they are now.
+	Snapshots(ctx context.Context, customerIDs []string) ([]mapping.SnapshotRecord, error)
+	// WriteSnapshots publishes them (a nil payload is a tombstone).
+	WriteSnapshots(ctx context.Context, recs []mapping.SnapshotRecord) error
+}
+
 // Lease is a held lock: a range's leadership or a relay's membership.
 type Lease interface {
 	Check(ctx context.Context) error
@@ -140,6 +149,9 @@ type Relay struct {
 	OnPublish func(n int, took time.Duration, err error)
 	// OnLeading, when set, observes every range taken (true) or given up.
 	OnLeading func(index int, leading bool)
+	// Snapshots, when set, publishes each batch's customers' latest
+	// records before the batch counts as published.
+	Snapshots Snapshots
 }
 
 // NewRelay returns a relay.
@@ -325,6 +337,10 @@ func (r *Relay) publishOnce(ctx context.Context, rng BucketRange) (int, error) {
 		r.OnPublish(len(recs), time.Since(start), werr)
 	}
 	ok := acknowledged(recs, werr)
+	if err := r.snapshot(bctx, recs, ok); err != nil {
+		// Nothing is marked: the events go out again with the snapshots.
+		return len(recs), fmt.Errorf("publish snapshots: %w", err)
+	}
 	if err := r.out.MarkPublished(bctx, ok); err != nil {
 		// The events are on the stream but not marked: they will be
 		// published again (at-least-once; consumers dedup on id).
@@ -334,6 +350,31 @@ func (r *Relay) publishOnce(ctx context.Context, rng BucketRange) (int, error) {
 		return len(recs), fmt.Errorf("publish %d events (%d acknowledged): %w", len(recs), len(ok), werr)
 	}
 	return len(recs), nil
+}
+
+// snapshot publishes the latest record of every customer whose events in
+// recs were acknowledged (ok).
+func (r *Relay) snapshot(ctx context.Context, recs []mapping.OutboxRecord, ok []int64) error {
+	if r.Snapshots == nil || len(ok) == 0 {
+		return nil
+	}
+	acked := make(map[int64]bool, len(ok))
+	for _, id := range ok {
+		acked[id] = true
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, rec := range recs {
+		if acked[rec.ID] && !seen[rec.CustomerID] {
+			seen[rec.CustomerID] = true
+			ids = append(ids, rec.CustomerID)
+		}
+	}
+	snaps, err := r.Snapshots.Snapshots(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return r.Snapshots.WriteSnapshots(ctx, snaps)
 }
 
 // acknowledged returns the ids of records that may be marked published: for

@@ -122,6 +122,9 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	}
 
 	relay := pipeline.NewRelay(cfg.Relay, store, sink, relayLocks{store}, logger.WithField("component", "relay"))
+	if sink.SnapshotsEnabled() {
+		relay.Snapshots = snapshots{store, sink}
+	}
 	relay.OnPublish = metrics.ObservePublish
 	sweeper := pipeline.NewSweeper(cfg.Sweep, rescoreAdapter{store}, workers.Model, logger.WithField("component", "sweeper"), now)
 	sweeper.OnEvents = relay.Wake

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
+	"github.com/cyclehub/cyclehub/connectors/kafkasink"
 	"github.com/cyclehub/cyclehub/internal/providerapi"
 	"github.com/cyclehub/cyclehub/mapping"
 	"github.com/cyclehub/cyclehub/pipeline"
@@ -54,6 +55,20 @@ func lease(l *pgstore.Lease, err error) (pipeline.Lease, error) {
 		return nil, err
 	}
 	return l, err
+}
+
+// snapshots feeds the snapshot topic from the store's customer rows.
+type snapshots struct {
+	store *pgstore.Store
+	sink  *kafkasink.Sink
+}
+
+func (s snapshots) Snapshots(ctx context.Context, ids []string) ([]mapping.SnapshotRecord, error) {
+	return s.store.Snapshots(ctx, ids)
+}
+
+func (s snapshots) WriteSnapshots(ctx context.Context, recs []mapping.SnapshotRecord) error {
+	return s.sink.WriteSnapshots(ctx, recs)
 }
 
 // rescoreAdapter lets the PostgreSQL store satisfy the sweeper's port

@@ -17,6 +17,9 @@ import (
 type Config struct {
 	Brokers []string `yaml:"brokers"`
 	Topic   string   `yaml:"topic"`
+	// SnapshotTopic, when set, is the compacted topic of each customer's
+	// latest record (keyed by customer id; a tombstone on erasure).
+	SnapshotTopic string `yaml:"snapshot_topic"`
 	// Partitions and ReplicationFactor are used when CycleHub creates the
 	// topic at start-up; an existing topic is left as it is.
 	Partitions        int `yaml:"partitions"`
@@ -59,6 +62,9 @@ func (c Config) Validate() []error {
 	if c.Topic == "" {
 		errs = append(errs, errors.New("topic: must be set"))
 	}
+	if c.SnapshotTopic != "" && c.SnapshotTopic == c.Topic {
+		errs = append(errs, errors.New("snapshot_topic: must differ from topic"))
+	}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("partitions: must be at least 1, got %d", c.Partitions))
 	}
@@ -80,10 +86,12 @@ func (c Config) Validate() []error {
 	return errs
 }
 
-// Sink publishes outbox records to one topic.
+// Sink publishes outbox records to the lifecycle topic, and customer
+// snapshots to the snapshot topic.
 type Sink struct {
-	cfg    Config
-	writer *kafka.Writer
+	cfg       Config
+	writer    *kafka.Writer
+	snapshots *kafka.Writer
 }
 
 var _ connectors.Connector = (*Sink)(nil)
@@ -99,37 +107,82 @@ func New(cfg Config) *Sink {
 	if cfg.Partitioner == "fnv1a" {
 		balancer = &kafka.Hash{}
 	}
-	return &Sink{cfg: cfg, writer: &kafka.Writer{
-		Addr:                   kafka.TCP(cfg.Brokers...),
-		Topic:                  cfg.Topic,
-		Balancer:               balancer,
-		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              10000,
-		BatchBytes:             maxBatchBytes,
-		BatchTimeout:           cfg.BatchTimeout,
-		WriteTimeout:           cfg.WriteTimeout,
-		ReadTimeout:            cfg.WriteTimeout,
-		MaxAttempts:            cfg.MaxAttempts,
-		WriteBackoffMin:        50 * time.Millisecond,
-		WriteBackoffMax:        time.Second,
-		AllowAutoTopicCreation: false,
-	}}
+	writer := func(topic string) *kafka.Writer {
+		return &kafka.Writer{
+			Addr:                   kafka.TCP(cfg.Brokers...),
+			Topic:                  topic,
+			Balancer:               balancer,
+			RequiredAcks:           kafka.RequireAll,
+			BatchSize:              10000,
+			BatchBytes:             maxBatchBytes,
+			BatchTimeout:           cfg.BatchTimeout,
+			WriteTimeout:           cfg.WriteTimeout,
+			ReadTimeout:            cfg.WriteTimeout,
+			MaxAttempts:            cfg.MaxAttempts,
+			WriteBackoffMin:        50 * time.Millisecond,
+			WriteBackoffMax:        time.Second,
+			AllowAutoTopicCreation: false,
+		}
+	}
+	s := &Sink{cfg: cfg, writer: writer(cfg.Topic)}
+	if cfg.SnapshotTopic != "" {
+		s.snapshots = writer(cfg.SnapshotTopic)
+	}
+	return s
 }
 
-// Connect creates the topic with the configured partitions and replication
-// if it does not exist. The writer never auto-creates topics.
+// Connect creates the topics with the configured partitions and
+// replication if they do not exist (the snapshot topic compacted). The
+// writers never auto-create topics; an existing topic is left as it is.
 func (s *Sink) Connect(ctx context.Context) error {
-	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second}
-	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+	topics := []kafka.TopicConfig{{
 		Topic:             s.cfg.Topic,
 		NumPartitions:     s.cfg.Partitions,
 		ReplicationFactor: s.cfg.ReplicationFactor,
-	}}})
-	if err != nil {
-		return fmt.Errorf("create topic %s: %w", s.cfg.Topic, err)
+	}}
+	if s.snapshots != nil {
+		// Same partitions and partitioner: a customer's snapshot and
+		// events share a partition number.
+		topics = append(topics, kafka.TopicConfig{
+			Topic:             s.cfg.SnapshotTopic,
+			NumPartitions:     s.cfg.Partitions,
+			ReplicationFactor: s.cfg.ReplicationFactor,
+			ConfigEntries:     []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}},
+		})
 	}
-	if err := resp.Errors[s.cfg.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("create topic %s: %w", s.cfg.Topic, err)
+	client := &kafka.Client{Addr: kafka.TCP(s.cfg.Brokers...), Timeout: 10 * time.Second}
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	for _, t := range topics {
+		if err := resp.Errors[t.Topic]; err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t.Topic, err)
+		}
+	}
+	return nil
+}
+
+// SnapshotsEnabled reports whether a snapshot topic is configured.
+func (s *Sink) SnapshotsEnabled() bool { return s.snapshots != nil }
+
+// WriteSnapshots publishes customer snapshots to the compacted topic: key
+// the customer id, value the snapshot JSON, or no value (a tombstone).
+func (s *Sink) WriteSnapshots(ctx context.Context, recs []mapping.SnapshotRecord) error {
+	if s.snapshots == nil || len(recs) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(recs))
+	for i, r := range recs {
+		msgs[i] = kafka.Message{Key: []byte(r.CustomerID), Value: r.Payload, Headers: []kafka.Header{
+			{Key: "content-type", Value: []byte("application/json")},
+			// The record version: keep the highest when a takeover
+			// writes an older one late.
+			{Key: "version", Value: []byte(fmt.Sprint(r.Version))},
+		}}
+	}
+	if err := s.snapshots.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("write snapshots: %w", err)
 	}
 	return nil
 }
@@ -172,8 +225,12 @@ func Headers(r mapping.OutboxRecord) []kafka.Header {
 
 // Close flushes pending writes and closes connections.
 func (s *Sink) Close(context.Context) error {
-	if err := s.writer.Close(); err != nil {
-		return fmt.Errorf("close kafka writer: %w", err)
+	err := s.writer.Close()
+	if s.snapshots != nil {
+		err = errors.Join(err, s.snapshots.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("close kafka writers: %w", err)
 	}
 	return nil
 }

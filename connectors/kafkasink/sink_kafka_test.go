@@ -96,3 +96,81 @@ func TestRecordsArriveKeyedByCustomerWithCloudEventsHeaders(t *testing.T) {
 		t.Fatalf("message = %s / %s", m.Key, m.Value)
 	}
 }
+
+// Keys land where Java clients (and ksqlDB) put them: Kafka's own murmur2
+// test vectors (UtilsTest.testMurmur2), partition = positive hash % count.
+func TestMurmur2PlacesKeysLikeTheJavaClient(t *testing.T) {
+	partitions := make([]int, 12)
+	for i := range partitions {
+		partitions[i] = i
+	}
+	for key, hash := range map[string]int32{
+		"21": -973932308, "foobar": -790332482, "a-little-bit-long-string": -985981536,
+		"a-little-bit-longer-string": -1486304829, "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+		"abc": 479470107,
+	} {
+		want := int(uint32(hash)&0x7fffffff) % len(partitions)
+		if got := (kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: []byte(key)}, partitions...); got != want {
+			t.Errorf("%q → partition %d, the Java client's is %d", key, got, want)
+		}
+	}
+}
+
+// The snapshot topic is created compacted; a snapshot is keyed by the
+// customer with its version, and a tombstone has no value.
+func TestSnapshotsGoToACompactedTopicKeyedByCustomer(t *testing.T) {
+	_, brokers := testsvc.Kafka(t)
+	cfg := kafkasink.DefaultConfig()
+	cfg.Brokers, cfg.Topic, cfg.SnapshotTopic, cfg.Partitions = brokers, "lifecycle", "customers", 3
+	s := kafkasink.New(cfg)
+	defer s.Close(context.Background())
+	ctx := context.Background()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	resp, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: "customers", ConfigNames: []string{"cleanup.policy"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := ""
+	for _, r := range resp.Resources {
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "cleanup.policy" {
+				policy = e.ConfigValue
+			}
+		}
+	}
+	if policy != "compact" {
+		t.Fatalf("cleanup.policy of the snapshot topic = %q, want compact", policy)
+	}
+	if err := s.WriteSnapshots(ctx, []mapping.SnapshotRecord{
+		{CustomerID: "c1", Version: 3, Payload: []byte(`{"customer_id":"c1","version":3}`)},
+		{CustomerID: "c1", Version: 4},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupTopics: []string{"customers"}, GroupID: "snap-check",
+		StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var got []string
+	for len(got) < 2 {
+		m, err := r.ReadMessage(rctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := ""
+		for _, h := range m.Headers {
+			if h.Key == "version" {
+				version = string(h.Value)
+			}
+		}
+		got = append(got, string(m.Key)+" v"+version+" "+string(m.Value))
+	}
+	if got[0] != `c1 v3 {"customer_id":"c1","version":3}` || got[1] != "c1 v4 " {
+		t.Fatalf("snapshot messages %q", got)
+	}
+}

@@ -79,4 +79,3 @@ func (s *Store) OutboxLag(ctx context.Context) (count int64, oldest time.Duratio
 	}
 	return count, oldest, nil
 }
-

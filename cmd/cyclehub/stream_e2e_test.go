@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/cyclehub/cyclehub/internal/testsvc"
+	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
+)
+
+// postUpdates has senders post form updates for people (emails
+// stream-<p>@example.com) until stop closes, and returns how many were
+// acked.
+func postUpdates(addr string, people, senders int, stop <-chan struct{}) *atomic.Int64 {
+	var acked atomic.Int64
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := range senders {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf("email=stream-%d%%40example.com&job_title=title-%d-%d", (w+i*senders)%people, w, i)
+				resp, err := client.Post("http://"+addr+"/hooks/form", "application/x-www-form-urlencoded", strings.NewReader(body))
+				if err != nil {
+					time.Sleep(20 * time.Millisecond) // the daemon is gone or restarting
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					acked.Add(1)
+				}
+			}
+		}()
+	}
+	return &acked
+}
+
+// waitDrained waits until every stored request is processed and every
+// event published.
+func waitDrained(t *testing.T, pgURL string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for queryInt(t, pgURL, `SELECT count(*) FROM inbox WHERE status = 'pending'`)+
+		queryInt(t, pgURL, `SELECT count(*) FROM outbox WHERE published_at IS NULL`) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not drained within %s: %d pending requests, %d unpublished events", within,
+				queryInt(t, pgURL, `SELECT count(*) FROM inbox WHERE status = 'pending'`),
+				queryInt(t, pgURL, `SELECT count(*) FROM outbox WHERE published_at IS NULL`))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The daemon is killed (SIGKILL) while its relay is publishing under
+// load, then restarted: on the stream no customer's sequence has a gap,
+// and every repeated event is the same event (same id), never another.
+func TestKillingTheRelayMidBatchLeavesNoGapAndOnlyTrueDuplicates(t *testing.T) {
+	bin := buildDaemon(t)
+	pgURL := pgtest.URL(t)
+	cluster, brokers := testsvc.Kafka(t)
+	// A slow broker keeps a publish in flight most of the time, so the
+	// kill lands mid-batch.
+	cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		time.Sleep(15 * time.Millisecond)
+		return nil, nil, false
+	})
+	p := startProcess(t, bin, pgURL, brokers)
+	stop := make(chan struct{})
+	acked := postUpdates(p.httpAddr, 30, 8, stop)
+	time.Sleep(2 * time.Second)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+	published := queryInt(t, pgURL, `SELECT count(*) FROM outbox WHERE published_at IS NOT NULL`)
+	p = startProcess(t, bin, pgURL, brokers)
+	time.Sleep(time.Second)
+	close(stop)
+	if published == 0 || acked.Load() < 50 {
+		t.Fatalf("%d events published and %d requests acked before the kill: the test proves nothing", published, acked.Load())
+	}
+	waitDrained(t, pgURL, 60*time.Second)
+	seen := testsvc.CheckStream(t, brokers, "cyclehub.lifecycle.v1", queryInt(t, pgURL, `SELECT count(*) FROM outbox`))
+	if len(seen) != 30 {
+		t.Fatalf("events for %d customers, want 30", len(seen))
+	}
+}
+
+// The broker refuses every request for 30 s while webhooks keep coming:
+// ingest and processing go on, the backlog waits in the outbox (and shows
+// in /readyz), and once the broker is back every event arrives, in order
+// per customer.
+func TestABrokerOutageOf30SecondsUnderLoadLosesNothing(t *testing.T) {
+	cluster, brokers := testsvc.Kafka(t)
+	pgURL := pgtest.URL(t)
+	var down atomic.Bool
+	cluster.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if down.Load() {
+			return nil, fmt.Errorf("broker down (test)"), true
+		}
+		return nil, nil, false
+	})
+	cfg := testConfig(t, pgURL, brokers)
+	cfg.Kafka.WriteTimeout = 2 * time.Second
+	d := startDaemon(t, cfg)
+	stop := make(chan struct{})
+	acked := postUpdates(d.httpAddr, 40, 4, stop)
+	time.Sleep(500 * time.Millisecond)
+	down.Store(true)
+	outage := time.Now()
+	time.Sleep(30 * time.Second)
+	backlog := queryInt(t, pgURL, `SELECT count(*) FROM outbox WHERE published_at IS NULL`)
+	ready := readyDetail(t, d.opsAddr)
+	down.Store(false)
+	t.Logf("outage of %s: %d events waited in the outbox", time.Since(outage).Round(time.Second), backlog)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	if backlog == 0 {
+		t.Fatal("nothing waited during the outage: the test proves nothing")
+	}
+	if !strings.Contains(ready, `"unpublished_events"`) {
+		t.Errorf("/readyz during the outage does not show the relay backlog: %s", ready)
+	}
+	waitDrained(t, pgURL, 60*time.Second)
+	seen := testsvc.CheckStream(t, brokers, d.cfg.Kafka.Topic, queryInt(t, pgURL, `SELECT count(*) FROM outbox`))
+	if len(seen) != 40 {
+		t.Fatalf("events for %d customers, want 40", len(seen))
+	}
+	t.Logf("%d webhooks acked under load; every event arrived in order", acked.Load())
+}
+
+func readyDetail(t *testing.T, opsAddr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + opsAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&v)
+	b, _ := json.Marshal(v["checks"])
+	return string(b)
+}
+
+// The snapshot topic holds each customer's latest record, without direct
+// identifiers, and a tombstone once the person is erased.
+func TestTheSnapshotTopicHoldsTheLatestRecordAndATombstoneOnErasure(t *testing.T) {
+	_, brokers := testsvc.Kafka(t)
+	pgURL := pgtest.URL(t)
+	cfg := testConfig(t, pgURL, brokers)
+	cfg.Kafka.SnapshotTopic = "cyclehub.customers.v1"
+	d := startDaemon(t, cfg)
+	for _, body := range []string{
+		`{"email":"snap@acme-software.com","name":"Sam Snap","job_title":"VP Marketing","form_name":"Request a demo"}`,
+		`{"email":"snap@acme-software.com","company":"Acme Software"}`,
+	} {
+		if code, out := d.post("/hooks/form", "application/json", body); code != http.StatusAccepted {
+			t.Fatalf("post: %d %v", code, out)
+		}
+	}
+	id := d.waitLifecycle("snap@acme-software.com", "company", func(c map[string]any) bool {
+		return c["traits"].(map[string]any)["company"] == "Acme Software"
+	})["id"].(string)
+	waitDrained(t, pgURL, 20*time.Second)
+
+	latest := func() (value []byte, version string, ok bool) {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, GroupTopics: []string{"cyclehub.customers.v1"},
+			GroupID: fmt.Sprintf("snap-%d", time.Now().UnixNano()), StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond})
+		defer r.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				return value, version, ok
+			}
+			if string(m.Key) != id {
+				continue
+			}
+			value, ok = m.Value, true
+			for _, h := range m.Headers {
+				if h.Key == "version" {
+					version = string(h.Value)
+				}
+			}
+		}
+	}
+	value, version, ok := latest()
+	if !ok {
+		t.Fatal("no snapshot of the customer")
+	}
+	var snap map[string]any
+	if err := json.Unmarshal(value, &snap); err != nil {
+		t.Fatal(err)
+	}
+	current := queryInt(t, pgURL, `SELECT version FROM customers WHERE id = $1`, id)
+	if snap["stage"] != "marketingqualifiedlead" || snap["traits"].(map[string]any)["company"] != "Acme Software" ||
+		version != fmt.Sprint(current) || snap["version"] != float64(current) {
+		t.Fatalf("latest snapshot (version header %s, record version %d): %s", version, current, value)
+	}
+	if strings.Contains(string(value), "snap@acme-software.com") || strings.Contains(string(value), "Sam") {
+		t.Fatalf("the snapshot carries direct identifiers: %s", value)
+	}
+
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+d.httpAddr+"/v1/customers/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if code, out := do(t, req); code != http.StatusOK {
+		t.Fatalf("erase: %d %v", code, out)
+	}
+	waitDrained(t, pgURL, 20*time.Second)
+	if value, _, ok := latest(); !ok || len(value) != 0 {
+		t.Fatalf("after erasure the latest snapshot is %q, want a tombstone", value)
+	}
+}
