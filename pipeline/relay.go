@@ -247,14 +247,16 @@ func (r *Relay) runRange(ctx context.Context, rng BucketRange) {
 			r.OnLeading(rng.Index, false)
 		}
 		switch {
-		case ctx.Err() != nil:
+		case errors.Is(err, errHandedOver):
+			// Given up to even out the load (release counted it): leave
+			// it to the others a while.
+			log.Info("relay hands the range over")
+			sleep(ctx, 3*r.cfg.StandbyInterval)
 		case err != nil:
 			r.held.Add(-1)
 			log.WithError(err).Warn("relay lost the range")
-		default:
-			// Handed over to even out the load: leave it to the others a while.
-			log.Info("relay hands the range over")
-			sleep(ctx, 3*r.cfg.StandbyInterval)
+		default: // shutting down
+			r.held.Add(-1)
 		}
 	}
 }
@@ -285,8 +287,12 @@ func (r *Relay) release() bool {
 	}
 }
 
+// errHandedOver ends a lead given up because the relay leads more than
+// its share.
+var errHandedOver = errors.New("handed over")
+
 // lead publishes the range until the lease is lost (an error), the relay
-// holds more than its share (nil: handed over), or ctx is done.
+// leads more than its share (errHandedOver), or ctx is done (nil).
 func (r *Relay) lead(ctx context.Context, rng BucketRange, lease Lease) error {
 	failures := 0
 	lastCheck := time.Now()
@@ -296,7 +302,7 @@ func (r *Relay) lead(ctx context.Context, rng BucketRange, lease Lease) error {
 				return err
 			}
 			if r.release() {
-				return nil
+				return errHandedOver
 			}
 			lastCheck = time.Now()
 		}

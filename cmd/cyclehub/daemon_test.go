@@ -25,7 +25,7 @@ const testAdminToken = "test-admin-token-0123456789"
 
 // daemon is a CycleHub running in process on ephemeral loopback ports.
 type daemon struct {
-	t        *testing.T
+	t        testing.TB
 	cfg      *configs.Config
 	httpAddr string
 	opsAddr  string
@@ -42,7 +42,7 @@ func (d *daemon) reload() {
 }
 
 // testConfig is a config on the test's own database, Redis and Kafka.
-func testConfig(t *testing.T, pgURL string, brokers []string) *configs.Config {
+func testConfig(t testing.TB, pgURL string, brokers []string) *configs.Config {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.Postgres.URL = secret.Secret(pgURL)
@@ -75,13 +75,13 @@ func testConfig(t *testing.T, pgURL string, brokers []string) *configs.Config {
 	return &cfg
 }
 
-func startDaemon(t *testing.T, cfg *configs.Config) *daemon {
+func startDaemon(t testing.TB, cfg *configs.Config) *daemon {
 	t.Helper()
 	return startDaemonAt(t, cfg, nil)
 }
 
 // startDaemonAt runs the daemon with a clock (nil: the real one).
-func startDaemonAt(t *testing.T, cfg *configs.Config, now func() time.Time) *daemon {
+func startDaemonAt(t testing.TB, cfg *configs.Config, now func() time.Time) *daemon {
 	t.Helper()
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,7 +128,7 @@ func (d *daemon) stop() {
 	}
 }
 
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -148,7 +148,7 @@ func (d *daemon) post(path, contentType, body string) (int, map[string]string) {
 	return do(d.t, req)
 }
 
-func do(t *testing.T, req *http.Request) (int, map[string]string) {
+func do(t testing.TB, req *http.Request) (int, map[string]string) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -125,6 +125,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	if sink.SnapshotsEnabled() {
 		relay.Snapshots = snapshots{store, sink}
 	}
+	metrics.RegisterRelayRanges(relay.Leading)
 	relay.OnPublish = metrics.ObservePublish
 	sweeper := pipeline.NewSweeper(cfg.Sweep, rescoreAdapter{store}, workers.Model, logger.WithField("component", "sweeper"), now)
 	sweeper.OnEvents = relay.Wake
@@ -166,7 +167,8 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	}
 	opsSrv.AddCheck("relay", false, func(ctx context.Context) (any, error) {
 		n, age, err := store.OutboxLag(ctx)
-		return map[string]any{"unpublished_events": n, "oldest_unpublished_seconds": age.Seconds()}, err
+		return map[string]any{"unpublished_events": n, "oldest_unpublished_seconds": age.Seconds(),
+			"ranges_led": relay.Leading(), "ranges": cfg.Relay.Ranges}, err
 	})
 
 	httpSrv := &http.Server{

@@ -201,6 +201,14 @@ func (m *Metrics) RegisterRelayLag(lag LagFunc) {
 	)
 }
 
+// RegisterRelayRanges exposes how many outbox ranges this replica's relay
+// leads (0 on a standby).
+func (m *Metrics) RegisterRelayRanges(leading func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cyclehub_relay_ranges_led", Help: "Outbox bucket ranges this replica's relay leads.",
+	}, func() float64 { return float64(leading()) }))
+}
+
 // ObserveRescore records one batch of re-evaluations without an event.
 func (m *Metrics) ObserveRescore(s pipeline.RescoreStats, err error) {
 	if err != nil {
