@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -225,5 +227,111 @@ func TestTheSnapshotTopicHoldsTheLatestRecordAndATombstoneOnErasure(t *testing.T
 	waitDrained(t, pgURL, 20*time.Second)
 	if value, _, ok := latest(); !ok || len(value) != 0 {
 		t.Fatalf("after erasure the latest snapshot is %q, want a tombstone", value)
+	}
+}
+
+// A consumer written only from the stream contract (cmd/lifecycle-consumer,
+// which imports nothing of CycleHub's) rebuilds every customer exactly:
+// version, stage, status, band and stage history, merges and erasures.
+func TestAConsumerWrittenFromTheContractRebuildsEveryCustomer(t *testing.T) {
+	d, pgURL, brokers := lifecycleDaemon(t)
+	vera := "vera@acme-software.com"
+	d.send("form", `{"email":"Vera@Acme-Software.com","job_title":"VP Marketing","form_name":"Request a demo"}`)
+	d.waitLifecycle(vera, "MQL", stageIs("marketingqualifiedlead"))
+	d.send("events", track("Deal Won", vera))
+	d.waitLifecycle(vera, "customer", stageIs("customer"))
+	d.send("typeform", npsAnswer(vera, 10))
+	d.send("form", `{"email":"li@acme-software.com","referred_by":"vera@acme-software.com"}`)
+	d.waitLifecycle(vera, "evangelist", stageIs("evangelist"))
+	ops := "ops@bigco.example.org"
+	d.send("events", track("Order Completed", ops))
+	d.waitLifecycle(ops, "customer", stageIs("customer"))
+	for _, tid := range []string{"801", "802", "803"} {
+		d.send("zendesk", `{"event":"ticket_created","ticket":{"id":"`+tid+`","subject":"Down","status":"open","priority":"urgent"},"requester":{"email":"`+ops+`"}}`)
+	}
+	d.send("typeform", npsAnswer(ops, 3))
+	d.waitLifecycle(ops, "at risk", func(c map[string]any) bool { return c["customer_status"] == "at_risk" })
+	// Two records of one person, merged; and a person erased.
+	d.send("form", `{"email":"mia@example.org","job_title":"CTO"}`)
+	d.send("form", `{"phone":"+14155550142","form_name":"Request a demo"}`)
+	waitQuery(t, pgURL, `SELECT count(*) FROM identities WHERE value IN ('mia@example.org', '+14155550142')`, 2)
+	d.send("form", `{"email":"mia@example.org","phone":"+1 415 555 0142"}`)
+	waitQuery(t, pgURL, `SELECT count(*) FROM customers WHERE merged_into IS NOT NULL`, 1)
+	d.send("form", `{"email":"gone@example.org"}`)
+	gone := d.waitCustomer("gone@example.org")["id"].(string)
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+d.httpAddr+"/v1/customers/"+gone, nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if code, out := do(t, req); code != http.StatusOK {
+		t.Fatalf("erase: %d %v", code, out)
+	}
+	waitDrained(t, pgURL, 30*time.Second)
+
+	bin := filepath.Join(t.TempDir(), "lifecycle-consumer")
+	if out, err := exec.Command("go", "build", "-o", bin, "../lifecycle-consumer").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "-brokers", brokers[0], "-topic", d.cfg.Kafka.Topic, "-once").Output()
+	if err != nil {
+		t.Fatalf("lifecycle-consumer: %v\n%s", err, out)
+	}
+	var rebuilt []struct {
+		ID         string `json:"customer_id"`
+		Version    int64  `json:"version"`
+		Stage      string `json:"stage"`
+		Status     string `json:"customer_status"`
+		Band       string `json:"band"`
+		MergedInto string `json:"merged_into"`
+		Erased     bool   `json:"erased"`
+		History    []struct {
+			Stage string `json:"stage"`
+		} `json:"stage_history"`
+	}
+	if err := json.Unmarshal(out, &rebuilt); err != nil {
+		t.Fatalf("consumer output: %v\n%s", err, out)
+	}
+	type record struct {
+		Version                         int64
+		Stage, Status, Band, MergedInto string
+		Erased                          bool
+		History                         string
+	}
+	want := map[string]record{}
+	conn := func(sql string) [][]any {
+		t.Helper()
+		return queryRows(t, pgURL, sql)
+	}
+	for _, r := range conn(`
+		SELECT c.id::text, c.version, coalesce(c.stage, ''), coalesce(c.customer_status, ''), coalesce(c.scores->>'band', ''),
+		       coalesce(c.merged_into::text, ''), c.erased_at IS NOT NULL,
+		       coalesce((SELECT string_agg(h.stage, ',' ORDER BY h.entered_at, h.id) FROM stage_history h WHERE h.customer_id = c.id), '')
+		FROM customers c`) {
+		want[r[0].(string)] = record{Version: r[1].(int64), Stage: r[2].(string), Status: r[3].(string), Band: r[4].(string),
+			MergedInto: r[5].(string), Erased: r[6].(bool), History: r[7].(string)}
+	}
+	if len(rebuilt) != len(want) {
+		t.Fatalf("the consumer rebuilt %d customers, the store has %d", len(rebuilt), len(want))
+	}
+	merged := queryString(t, pgURL, `SELECT merged_into::text FROM customers WHERE merged_into IS NOT NULL`)
+	for _, c := range rebuilt {
+		w := want[c.ID]
+		var stages []string
+		for _, s := range c.History {
+			stages = append(stages, s.Stage)
+		}
+		got := record{Version: c.Version, Stage: c.Stage, Status: c.Status, Band: c.Band, MergedInto: c.MergedInto, Erased: c.Erased,
+			History: strings.Join(stages, ",")}
+		if c.ID == merged || w.MergedInto != "" || w.Erased {
+			// A merge moves the merged record's stints to the survivor in
+			// the store; on the stream they stay on their own key. An
+			// erased record's history is gone from the store.
+			got.History, w.History = "", ""
+		}
+		if w.Erased {
+			got.Stage, got.Status, got.Band = "", "", ""
+			w.Stage, w.Status, w.Band = "", "", ""
+		}
+		if got != w {
+			t.Errorf("customer %s\n rebuilt %+v\n   store %+v", c.ID, got, w)
+		}
 	}
 }
