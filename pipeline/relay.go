@@ -219,7 +219,7 @@ func (r *Relay) balance(ctx context.Context, member Lease) {
 		case n > 0:
 			r.share.Store(int32((r.cfg.Ranges + n - 1) / n))
 		}
-		sleep(ctx, 5*r.cfg.StandbyInterval)
+		sleep(ctx, r.cfg.StandbyInterval)
 	}
 }
 

@@ -66,9 +66,11 @@ func waitDrained(t *testing.T, pgURL string, within time.Duration) {
 	}
 }
 
-// The daemon is killed (SIGKILL) while its relay is publishing under
-// load, then restarted: on the stream no customer's sequence has a gap,
-// and every repeated event is the same event (same id), never another.
+// Two daemons share the stream's ranges; one is killed (SIGKILL) while
+// its relay publishes under load, and the other takes its ranges over
+// (PostgreSQL drops a dead session's locks); the killed one is restarted.
+// On the stream no customer's sequence has a gap, and every repeated
+// event is the same event (same id), never another.
 func TestKillingTheRelayMidBatchLeavesNoGapAndOnlyTrueDuplicates(t *testing.T) {
 	bin := buildDaemon(t)
 	pgURL := pgtest.URL(t)
@@ -80,26 +82,57 @@ func TestKillingTheRelayMidBatchLeavesNoGapAndOnlyTrueDuplicates(t *testing.T) {
 		time.Sleep(15 * time.Millisecond)
 		return nil, nil, false
 	})
-	p := startProcess(t, bin, pgURL, brokers)
+	p1 := startProcess(t, bin, pgURL, brokers)
+	p2 := startProcess(t, bin, pgURL, brokers)
 	stop := make(chan struct{})
-	acked := postUpdates(p.httpAddr, 30, 8, stop)
-	time.Sleep(2 * time.Second)
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	acked1 := postUpdates(p1.httpAddr, 30, 4, stop)
+	acked2 := postUpdates(p2.httpAddr, 30, 4, stop)
+	for start := time.Now(); rangesLed(t, p2.opsAddr) != 2; {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("the second daemon leads %d of 4 ranges after 15s, want its half", rangesLed(t, p2.opsAddr))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // both publish for a while
+	if err := p1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = p.cmd.Wait()
+	_ = p1.cmd.Wait()
+	killed := time.Now()
 	published := queryInt(t, pgURL, `SELECT count(*) FROM outbox WHERE published_at IS NOT NULL`)
-	p = startProcess(t, bin, pgURL, brokers)
+	for rangesLed(t, p2.opsAddr) != 4 {
+		if time.Since(killed) > 15*time.Second {
+			t.Fatalf("the surviving daemon leads %d of 4 ranges 15s after the kill", rangesLed(t, p2.opsAddr))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the surviving daemon led every range %s after the kill", time.Since(killed).Round(time.Millisecond))
+	startProcess(t, bin, pgURL, brokers)
 	time.Sleep(time.Second)
 	close(stop)
-	if published == 0 || acked.Load() < 50 {
-		t.Fatalf("%d events published and %d requests acked before the kill: the test proves nothing", published, acked.Load())
+	if published == 0 || acked1.Load()+acked2.Load() < 50 {
+		t.Fatalf("%d events published and %d requests acked before the kill: the test proves nothing", published, acked1.Load()+acked2.Load())
 	}
 	waitDrained(t, pgURL, 60*time.Second)
 	seen := testsvc.CheckStream(t, brokers, "cyclehub.lifecycle.v1", queryInt(t, pgURL, `SELECT count(*) FROM outbox`))
 	if len(seen) != 30 {
 		t.Fatalf("events for %d customers, want 30", len(seen))
 	}
+}
+
+// rangesLed reads how many outbox ranges a daemon's relay leads from its
+// /readyz detail.
+func rangesLed(t *testing.T, opsAddr string) int {
+	t.Helper()
+	var checks map[string]struct {
+		Detail struct {
+			RangesLed int `json:"ranges_led"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal([]byte(readyDetail(t, opsAddr)), &checks); err != nil {
+		t.Fatal(err)
+	}
+	return checks["relay"].Detail.RangesLed
 }
 
 // The broker refuses every request for 30 s while webhooks keep coming:
