@@ -316,6 +316,12 @@ func (c *Config) Validate() Errors {
 		errs.Add("admin.token", "must be at least 16 characters")
 	}
 	section("postgres", c.Postgres.Validate())
+	// Each range the relay leads holds a connection, plus its member slot;
+	// the pipeline workers and the inbox flushers need theirs too.
+	if need := c.Relay.Ranges + 1 + c.Pipeline.Workers + c.Ingest.Flushers + 2; int(c.Postgres.MaxConns) < need {
+		errs.Add("postgres.max_conns", "must be at least %d: relay.ranges + 1 + pipeline.workers + ingest.flushers + 2 for the API and jobs, got %d",
+			need, c.Postgres.MaxConns)
+	}
 	section("redis", c.Redis.Validate())
 	section("kafka", c.Kafka.Validate())
 	section("ingest", c.Ingest.Validate())

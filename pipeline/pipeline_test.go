@@ -44,14 +44,21 @@ func (a inbox) ClaimIDs(ctx context.Context, ids []int64) (pipeline.Batch, error
 // relayLocks adapts the store's relay election (as cmd does).
 type relayLocks struct{ st *pgstore.Store }
 
-func (a relayLocks) Join(ctx context.Context) (pipeline.Lease, error) {
-	return lease(a.st.JoinRelays(ctx))
+func (a relayLocks) Join(ctx context.Context, ranges int) (pipeline.Lease, error) {
+	return lease(a.st.JoinRelays(ctx, ranges))
 }
 
-func (a relayLocks) Members(ctx context.Context) (int, error) { return a.st.RelayMembers(ctx) }
+func (a relayLocks) Members(ctx context.Context) ([]pipeline.RelayMember, []int, error) {
+	ms, leading, err := a.st.RelayLocks(ctx)
+	out := make([]pipeline.RelayMember, len(ms))
+	for i, m := range ms {
+		out[i] = pipeline.RelayMember(m)
+	}
+	return out, leading, err
+}
 
-func (a relayLocks) AcquireRange(ctx context.Context, index int) (pipeline.Lease, error) {
-	return lease(a.st.AcquireRelayRange(ctx, index))
+func (a relayLocks) AcquireRange(ctx context.Context, ranges, index int) (pipeline.Lease, error) {
+	return lease(a.st.AcquireRelayRange(ctx, ranges, index))
 }
 
 func lease(l *pgstore.Lease, err error) (pipeline.Lease, error) {

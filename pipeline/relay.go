@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,9 @@ type RelayConfig struct {
 	// ranges, each published by exactly one relay at a time (its leader);
 	// replicas share the ranges evenly.
 	Ranges int `yaml:"ranges"`
-	// StandbyInterval is how often a relay tries to take a range it does
-	// not hold: the longest a range goes unpublished after its leader died.
+	// StandbyInterval is how often a relay recounts the relays running and
+	// tries to take a range it may lead: a dead leader's ranges are taken
+	// over within about two intervals of PostgreSQL dropping its session.
 	StandbyInterval time.Duration `yaml:"standby_interval"`
 	// KeepPublished is how long published events stay in the outbox
 	// before the retention job deletes them.
@@ -118,17 +120,24 @@ type Lease interface {
 	Release(ctx context.Context)
 }
 
-// RelayLocks elects relays: one leader per range, and a count of the
+// RelayLocks elects relays: one leader per range, and the list of the
 // relays running so each takes its share.
 type RelayLocks interface {
-	// Join registers this relay for as long as the lease is held.
-	Join(ctx context.Context) (Lease, error)
-	// Members counts the relays running.
-	Members(ctx context.Context) (int, error)
-	// AcquireRange tries once to lead range index; an error when another
-	// relay holds it (or the database cannot say).
-	AcquireRange(ctx context.Context, index int) (Lease, error)
+	// Join registers this relay, which splits the buckets into ranges,
+	// for as long as the lease is held.
+	Join(ctx context.Context, ranges int) (Lease, error)
+	// Members lists the relays running, and the ranges setting of the
+	// leader of each range led.
+	Members(ctx context.Context) (members []RelayMember, leading []int, err error)
+	// AcquireRange tries once to lead range index of the split into
+	// ranges; an error when another relay holds it (or the database
+	// cannot say).
+	AcquireRange(ctx context.Context, ranges, index int) (Lease, error)
 }
+
+// RelayMember is a running relay: its member slot (the lowest free one
+// when it joined) and how many ranges it splits the buckets into.
+type RelayMember struct{ Slot, Ranges int }
 
 // Relay publishes the outbox to the stream, at least once, in order per
 // customer. The outbox's buckets are split into ranges; each range has at
@@ -160,7 +169,8 @@ func NewRelay(cfg RelayConfig, outbox Outbox, pub Publisher, locks RelayLocks, l
 	for i := range r.wake {
 		r.wake[i] = make(chan struct{}, 1)
 	}
-	r.share.Store(int32(cfg.Ranges))
+	// Nothing until balance has seen who else runs.
+	r.share.Store(0)
 	return r
 }
 
@@ -182,7 +192,7 @@ func (r *Relay) Leading() int { return int(r.held.Load()) }
 func (r *Relay) Run(ctx context.Context) error {
 	var member Lease
 	for member == nil && ctx.Err() == nil {
-		m, err := r.locks.Join(ctx)
+		m, err := r.locks.Join(ctx, r.cfg.Ranges)
 		if err != nil {
 			r.log.WithError(err).Warn("relay cannot register yet")
 			sleep(ctx, r.cfg.StandbyInterval)
@@ -195,9 +205,16 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer member.Release(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { r.balance(ctx, member) })
+	balanced := make(chan struct{})
+	wg.Go(func() { r.balance(ctx, member, balanced) })
 	for _, rng := range Ranges(r.cfg.Ranges) {
-		wg.Go(func() { r.runRange(ctx, rng) })
+		wg.Go(func() {
+			select { // the share is known once balance has looked
+			case <-balanced:
+			case <-ctx.Done():
+			}
+			r.runRange(ctx, rng)
+		})
 	}
 	wg.Wait()
 	return nil
@@ -205,22 +222,57 @@ func (r *Relay) Run(ctx context.Context) error {
 
 // balance keeps this relay's share of the ranges up to date: an even
 // split among the relays running, rounded up.
-func (r *Relay) balance(ctx context.Context, member Lease) {
-	for ctx.Err() == nil {
-		n, err := r.locks.Members(ctx)
+//
+// Relays split the buckets one way at a time (a range of one split is not
+// a range of another). The split of the relay in the lowest member slot
+// is the one used; a relay with another setting leads nothing, and one
+// with that setting starts only once no range of another split is led. So
+// a rolling change of relay.ranges pauses publishing for a moment, but
+// never publishes one bucket twice at once.
+func (r *Relay) balance(ctx context.Context, member Lease, balanced chan<- struct{}) {
+	warned := false
+	for first := true; ctx.Err() == nil; first = false {
+		members, leading, err := r.locks.Members(ctx)
 		if err == nil {
 			err = member.Check(ctx)
 		}
+		var share int
 		switch {
 		case err != nil:
-			// Unsure how many run: take whatever is free (the locks keep
-			// every range to one leader anyway).
-			r.share.Store(int32(r.cfg.Ranges))
-		case n > 0:
-			r.share.Store(int32((r.cfg.Ranges + n - 1) / n))
+			// Unsure who runs: keep what is held, take nothing new.
+			share = int(r.held.Load())
+		default:
+			share, warned = r.shareOf(members, leading, warned)
+		}
+		r.share.Store(int32(share))
+		if first {
+			close(balanced)
 		}
 		sleep(ctx, r.cfg.StandbyInterval)
 	}
+}
+
+// shareOf computes this relay's share from the relays running and the
+// splits of the ranges led.
+func (r *Relay) shareOf(members []RelayMember, leading []int, warned bool) (int, bool) {
+	if len(members) == 0 {
+		return 0, warned
+	}
+	oldest := slices.MinFunc(members, func(a, b RelayMember) int { return a.Slot - b.Slot })
+	if oldest.Ranges != r.cfg.Ranges || slices.ContainsFunc(leading, func(n int) bool { return n != r.cfg.Ranges }) {
+		if !warned {
+			r.log.WithField("ranges", r.cfg.Ranges).WithField("running_relay_ranges", oldest.Ranges).
+				Warn("another relay splits the outbox into a different number of ranges: standing by until it stops")
+		}
+		return 0, true
+	}
+	same := 0
+	for _, m := range members {
+		if m.Ranges == r.cfg.Ranges {
+			same++
+		}
+	}
+	return (r.cfg.Ranges + same - 1) / same, false
 }
 
 // runRange leads one range whenever this relay may and can.
@@ -231,7 +283,7 @@ func (r *Relay) runRange(ctx context.Context, rng BucketRange) {
 			sleep(ctx, r.cfg.StandbyInterval)
 			continue
 		}
-		lease, err := r.locks.AcquireRange(ctx, rng.Index)
+		lease, err := r.locks.AcquireRange(ctx, r.cfg.Ranges, rng.Index)
 		if err != nil {
 			r.held.Add(-1)
 			sleep(ctx, r.cfg.StandbyInterval)

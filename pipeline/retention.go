@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -89,14 +90,14 @@ func (r *Retention) Run(ctx context.Context) error {
 // many raw requests.
 func (r *Retention) PurgeOnce(ctx context.Context) (int64, error) {
 	total, err := r.inBatches(ctx, r.purger.PurgeRawPayloads, r.now().Add(-r.cfg.RawPayloads), r.OnPurge)
-	if err != nil || r.KeepPublished <= 0 {
+	if r.KeepPublished <= 0 {
 		return total, err
 	}
-	pruned, err := r.inBatches(ctx, r.purger.PrunePublished, r.now().Add(-r.KeepPublished), r.OnPrune)
+	pruned, perr := r.inBatches(ctx, r.purger.PrunePublished, r.now().Add(-r.KeepPublished), r.OnPrune)
 	if pruned > 0 {
 		r.log.WithField("deleted", pruned).Debug("published events pruned from the outbox")
 	}
-	return total, err
+	return total, errors.Join(err, perr)
 }
 
 func (r *Retention) inBatches(ctx context.Context, del func(context.Context, time.Time, int) (int64, error), cutoff time.Time, observe func(int64, error)) (int64, error) {

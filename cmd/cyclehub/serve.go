@@ -110,6 +110,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	retention := pipeline.NewRetention(cfg.Privacy.Retention, store, logger.WithField("component", "retention"), now)
 	retention.OnPurge = metrics.ObservePurge
 	retention.KeepPublished = cfg.Relay.KeepPublished
+	retention.OnPrune = metrics.ObservePrune
 
 	fetcher := pipeline.NewFetcher(cfg.Fetch.FetchConfig, store, mapper, newProviderAPI(cfg, mapper),
 		logger.WithField("component", "fetcher"), now)

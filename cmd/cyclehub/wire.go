@@ -40,14 +40,21 @@ func (a inboxAdapter) ClaimIDs(ctx context.Context, ids []int64) (pipeline.Batch
 // reach the relay as an interface, nil when there is none).
 type relayLocks struct{ store *pgstore.Store }
 
-func (a relayLocks) Join(ctx context.Context) (pipeline.Lease, error) {
-	return lease(a.store.JoinRelays(ctx))
+func (a relayLocks) Join(ctx context.Context, ranges int) (pipeline.Lease, error) {
+	return lease(a.store.JoinRelays(ctx, ranges))
 }
 
-func (a relayLocks) Members(ctx context.Context) (int, error) { return a.store.RelayMembers(ctx) }
+func (a relayLocks) Members(ctx context.Context) ([]pipeline.RelayMember, []int, error) {
+	ms, leading, err := a.store.RelayLocks(ctx)
+	out := make([]pipeline.RelayMember, len(ms))
+	for i, m := range ms {
+		out[i] = pipeline.RelayMember(m)
+	}
+	return out, leading, err
+}
 
-func (a relayLocks) AcquireRange(ctx context.Context, index int) (pipeline.Lease, error) {
-	return lease(a.store.AcquireRelayRange(ctx, index))
+func (a relayLocks) AcquireRange(ctx context.Context, ranges, index int) (pipeline.Lease, error) {
+	return lease(a.store.AcquireRelayRange(ctx, ranges, index))
 }
 
 func lease(l *pgstore.Lease, err error) (pipeline.Lease, error) {

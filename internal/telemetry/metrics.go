@@ -32,6 +32,7 @@ type Metrics struct {
 	fetchDuration prometheus.Histogram
 	enrichments   *prometheus.CounterVec
 	purged        prometheus.Counter
+	pruned        prometheus.Counter
 	rescored      *prometheus.CounterVec
 	rescoreErrors prometheus.Counter
 }
@@ -102,7 +103,10 @@ func New() *Metrics {
 	m.rescoreErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cyclehub_lifecycle_rescore_errors_total", Help: "Re-evaluation batches that failed and were retried.",
 	})
-	r.MustRegister(m.enrichments, m.purged, m.rescored, m.rescoreErrors)
+	m.pruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cyclehub_outbox_pruned_total", Help: "Published events deleted from the outbox after relay.keep_published.",
+	})
+	r.MustRegister(m.enrichments, m.purged, m.pruned, m.rescored, m.rescoreErrors)
 	r.MustRegister(m.httpRequests, m.httpDuration, m.inboxBatch, m.inboxCommit, m.inboxErrors,
 		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration,
 		m.fetches, m.fetchCalls, m.fetchDuration)
@@ -157,6 +161,9 @@ func (m *Metrics) ObserveFetch(source string, s pipeline.FetchStats) {
 
 // ObservePurge records one retention delete.
 func (m *Metrics) ObservePurge(deleted int64, _ error) { m.purged.Add(float64(deleted)) }
+
+// ObservePrune records one delete of published outbox events.
+func (m *Metrics) ObservePrune(deleted int64, _ error) { m.pruned.Add(float64(deleted)) }
 
 // ObserveEnrichment records one enrichment lookup.
 func (m *Metrics) ObserveEnrichment(outcome string) { m.enrichments.WithLabelValues(outcome).Inc() }

@@ -8,9 +8,16 @@ import (
 	"github.com/cyclehub/cyclehub/mapping"
 )
 
+// recordOverhead bounds what a record adds to a produce request besides
+// its payload: the key, the content-type and ce_* headers, and framing
+// (about 400 bytes). Counting it keeps a batch within one produce request
+// per partition, so a later event of a customer never lands while an
+// earlier one failed.
+const recordOverhead = 512
+
 // PendingOutbox returns up to limit unpublished events of the buckets lo..hi
 // (inclusive) in outbox order, stopping before maxBytes of payload (at
-// least one event is returned). A customer's events are all in its bucket,
+// least one event is returned; sizes count recordOverhead too). A customer's events are all in its bucket,
 // and outbox order is commit order per customer.
 func (s *Store) PendingOutbox(ctx context.Context, lo, hi, limit, maxBytes int) ([]mapping.OutboxRecord, error) {
 	rows, err := s.pool.Query(ctx, `
@@ -29,10 +36,11 @@ func (s *Store) PendingOutbox(ctx context.Context, lo, hi, limit, maxBytes int) 
 		if err := rows.Scan(&r.ID, &r.EventID, &r.CustomerID, &r.Type, &r.Sequence, &r.Time, &r.Payload); err != nil {
 			return nil, fmt.Errorf("read outbox: %w", err)
 		}
-		if len(out) > 0 && total+len(r.Payload) > maxBytes {
+		size := len(r.Payload) + recordOverhead
+		if len(out) > 0 && total+size > maxBytes {
 			break
 		}
-		total += len(r.Payload)
+		total += size
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

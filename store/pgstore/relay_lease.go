@@ -14,13 +14,18 @@ import (
 //
 // Two families of keys: one per outbox bucket range (held by the one relay
 // publishing it) and one per member slot (held by every running relay, so
-// each can count the others and take its fair share of the ranges).
+// each can count the others and take its fair share of the ranges). A
+// member or range key also says how many ranges its relay splits the
+// buckets into, so relays configured differently can tell.
 const (
-	relayRangeKey  int64 = 0x6379636c72000000 // + range index
-	relayMemberKey int64 = 0x6379636c6d000000 // + slot
+	relayRangeKey  int64 = 0x6379636c72000000 // + ranges<<8 + range index
+	relayMemberKey int64 = 0x6379636c6d000000 // + ranges<<8 + slot
 	// relayMemberSlots bounds the replicas that can run a relay.
 	relayMemberSlots = 256
 )
+
+// RelayMember is a running relay: its member slot and its ranges setting.
+type RelayMember struct{ Slot, Ranges int }
 
 // ErrNotLeader means another relay holds the range.
 var ErrNotLeader = errors.New("another relay holds this range")
@@ -32,16 +37,27 @@ type Lease struct {
 }
 
 // AcquireRelayRange tries once to lead the outbox bucket range with the
-// given index.
-func (s *Store) AcquireRelayRange(ctx context.Context, index int) (*Lease, error) {
-	return s.tryLock(ctx, relayRangeKey+int64(index))
+// given index of the given split.
+func (s *Store) AcquireRelayRange(ctx context.Context, ranges, index int) (*Lease, error) {
+	return s.tryLock(ctx, relayRangeKey+int64(ranges)<<8+int64(index))
 }
 
-// JoinRelays takes a free member slot for this process's relay; hold it
-// while the relay runs.
-func (s *Store) JoinRelays(ctx context.Context) (*Lease, error) {
+// JoinRelays takes a free member slot for this process's relay, which
+// splits the buckets into ranges; hold it while the relay runs.
+func (s *Store) JoinRelays(ctx context.Context, ranges int) (*Lease, error) {
+	taken, _, err := s.RelayLocks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used := map[int]bool{}
+	for _, m := range taken {
+		used[m.Slot] = true
+	}
 	for slot := range relayMemberSlots {
-		l, err := s.tryLock(ctx, relayMemberKey+int64(slot))
+		if used[slot] {
+			continue
+		}
+		l, err := s.tryLock(ctx, relayMemberKey+int64(ranges)<<8+int64(slot))
 		if errors.Is(err, ErrNotLeader) {
 			continue
 		}
@@ -50,22 +66,37 @@ func (s *Store) JoinRelays(ctx context.Context) (*Lease, error) {
 	return nil, fmt.Errorf("join relays: all %d member slots are taken", relayMemberSlots)
 }
 
-// RelayMembers counts the running relays (the member slots held), this
-// process's included.
-func (s *Store) RelayMembers(ctx context.Context) (int, error) {
-	var n int
+// RelayLocks lists the running relays (the member slots held, this
+// process's included) and, for each range led, the ranges setting of its
+// leader.
+func (s *Store) RelayLocks(ctx context.Context) (members []RelayMember, leading []int, err error) {
 	// A bigint advisory key shows in pg_locks as classid (high 32 bits)
 	// and objid (low 32 bits) with objsubid 1.
-	err := s.pool.QueryRow(ctx, `
-		SELECT count(*) FROM pg_locks
-		WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND (classid::bigint << 32 | objid::bigint) BETWEEN $1 AND $2`,
-		relayMemberKey, relayMemberKey+relayMemberSlots-1).Scan(&n)
+	rows, err := s.pool.Query(ctx, `
+		SELECT k FROM (
+		    SELECT (classid::bigint << 32 | objid::bigint) AS k FROM pg_locks
+		    WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+		      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) l
+		WHERE k BETWEEN $1 AND $1 + (1 << 24) - 1 OR k BETWEEN $2 AND $2 + (1 << 24) - 1`, relayMemberKey, relayRangeKey)
 	if err != nil {
-		return 0, fmt.Errorf("count relays: %w", err)
+		return nil, nil, fmt.Errorf("list relays: %w", err)
 	}
-	return n, nil
+	defer rows.Close()
+	for rows.Next() {
+		var k int64
+		if err := rows.Scan(&k); err != nil {
+			return nil, nil, fmt.Errorf("list relays: %w", err)
+		}
+		if off := k - relayMemberKey; off >= 0 && off < 1<<24 {
+			members = append(members, RelayMember{Slot: int(off & 0xff), Ranges: int(off >> 8)})
+		} else {
+			leading = append(leading, int((k-relayRangeKey)>>8))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("list relays: %w", err)
+	}
+	return members, leading, nil
 }
 
 func (s *Store) tryLock(ctx context.Context, key int64) (*Lease, error) {
