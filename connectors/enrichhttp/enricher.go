@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/cyclehub/cyclehub/internal/breaker"
 	"github.com/cyclehub/cyclehub/mapping"
 )
 
@@ -35,7 +36,7 @@ type Enricher struct {
 	cfg   Config
 	http  *resty.Client
 	cache Cache
-	br    *breaker
+	br    *breaker.Breaker
 	paths map[string]mapping.Path
 	now   func() time.Time
 	// OnLookup, when set, observes every domain's lookup outcome.
@@ -57,7 +58,7 @@ func New(cfg Config, cache Cache, now func() time.Time) *Enricher {
 		r.SetAuthToken(cfg.Token.Reveal())
 	}
 	return &Enricher{cfg: cfg, http: r, cache: cache, paths: paths, now: now,
-		br: &breaker{threshold: cfg.BreakerFailures, cooldown: cfg.BreakerCooldown}}
+		br: breaker.New(cfg.BreakerFailures, cfg.BreakerCooldown)}
 }
 
 // Enrich adds the company traits of each event's company_domain within the
@@ -115,7 +116,7 @@ func (e *Enricher) lookup(ctx context.Context, domain string) map[string]string 
 		_ = json.Unmarshal(b, &traits)
 		return traits
 	}
-	if ctx.Err() != nil || !e.br.allow(e.now()) {
+	if ctx.Err() != nil || !e.br.Allow(e.now()) {
 		e.observe(OutcomeSkipped)
 		return nil
 	}
@@ -123,30 +124,30 @@ func (e *Enricher) lookup(ctx context.Context, domain string) map[string]string 
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// The batch's budget ran out: no verdict on the API.
-		e.br.done(true, e.now())
+		e.br.Done(true, e.now())
 		e.observe(OutcomeSkipped)
 		return nil
 	case err != nil || resp.StatusCode() == http.StatusTooManyRequests || resp.StatusCode() >= 500:
-		e.br.done(false, e.now())
+		e.br.Done(false, e.now())
 		e.observe(OutcomeFailed)
 		return nil
 	case resp.StatusCode() == http.StatusNotFound:
-		e.br.done(true, e.now())
+		e.br.Done(true, e.now())
 		e.remember(ctx, domain, map[string]string{}, e.cfg.MissTTL)
 		e.observe(OutcomeNotFound)
 		return nil
 	case resp.StatusCode() >= 300:
-		e.br.done(false, e.now())
+		e.br.Done(false, e.now())
 		e.observe(OutcomeFailed)
 		return nil
 	}
 	doc, err := mapping.DecodeJSON(resp.Body())
 	if err != nil {
-		e.br.done(false, e.now())
+		e.br.Done(false, e.now())
 		e.observe(OutcomeFailed)
 		return nil
 	}
-	e.br.done(true, e.now())
+	e.br.Done(true, e.now())
 	traits := map[string]string{}
 	for t, p := range e.paths {
 		for _, v := range p.Eval(doc) {
@@ -180,4 +181,4 @@ func (e *Enricher) observe(outcome string) {
 }
 
 // BreakerOpen reports whether lookups are paused (for readiness detail).
-func (e *Enricher) BreakerOpen() bool { return e.br.open(e.now()) }
+func (e *Enricher) BreakerOpen() bool { return !e.br.OpenUntil(e.now()).IsZero() }
