@@ -266,3 +266,7 @@ func ScoreChangedEvent(c *Customer, ch LifecycleChange, trig Trigger) (*CloudEve
 		Contributions: c.Lifecycle.Scores.Contributions, Trigger: trig,
 	})
 }
+
+// MarshalCloudEvent is a CloudEvent's structured JSON, as the outbox
+// stores and every sink sends it.
+func MarshalCloudEvent(ce *CloudEvent) ([]byte, error) { return json.Marshal(ce) }

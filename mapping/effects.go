@@ -23,7 +23,11 @@ type Effects struct {
 	// Referrals link new people to who referred them.
 	Referrals []Referral
 	Outbox    []*CloudEvent
-	Done      []int64
+	// Contacts, when set, are the contacts deliveries carry, by customer
+	// id (an erasure captures them before wiping the record); otherwise
+	// they are taken from Customers.
+	Contacts map[string]*Contact
+	Done     []int64
 	// Suppressed are requests about erased people: dropped, their raw
 	// payload wiped.
 	Suppressed  []int64
@@ -91,6 +95,14 @@ type OutboxRecord struct {
 	Time       time.Time
 	// Payload is the complete CloudEvent in structured JSON.
 	Payload []byte
+
+	// Delivery fields, for outbound connectors (zero on the stream).
+	// IdempotencyKey is the same on every attempt of one delivery;
+	// Attempt counts from 1; Contact carries the person's identifiers
+	// and profile to destinations that need them (a CRM), nil otherwise.
+	IdempotencyKey string
+	Attempt        int
+	Contact        *Contact
 }
 
 // StageMove is a customer entering a stage (leaving the one before).
