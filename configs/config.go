@@ -39,7 +39,10 @@ type Config struct {
 	Enrichment enrichhttp.Config                `yaml:"enrichment"`
 	Privacy    PrivacyConfig                    `yaml:"privacy"`
 	Sources    map[string]webhooks.SourceConfig `yaml:"sources"`
-	Log        LogConfig                        `yaml:"log"`
+	// Destinations are the outbound destinations lifecycle events are
+	// delivered to, by name.
+	Destinations map[string]DestinationConfig `yaml:"destinations"`
+	Log          LogConfig                    `yaml:"log"`
 	// MappingsDir holds one declarative mapping per provider
 	// (<provider>.yaml); relative to the config file's directory.
 	MappingsDir string `yaml:"mappings_dir"`
@@ -343,6 +346,13 @@ func (c *Config) Validate() Errors {
 	}
 	for name, s := range c.Sources {
 		section("sources."+name, s.Validate(name))
+	}
+	reg := Connectors()
+	for _, name := range sortedNames(c.Destinations) {
+		if !validName(name) {
+			errs.Add("destinations."+name, "a destination name is letters, digits, _ and - (it names its deliveries and metrics)")
+		}
+		section("destinations."+name, c.Destinations[name].validate(reg))
 	}
 	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
 		errs.Add("log.level", "must be one of trace, debug, info, warn, error; got %q", c.Log.Level)

@@ -312,6 +312,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case t.Kind() == reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
+			setDefaults(v)
 		}
 		d.decode(n, v.Elem(), path)
 	case t.Kind() == reflect.Struct:
@@ -322,6 +323,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.sequence(n, v, path)
 	default:
 		d.leaf(n, v, path, basicName(t))
+	}
+}
+
+// defaulter is a config block with defaults of its own: a new block (a
+// map entry, a pointer) gets them before its keys are decoded over them.
+type defaulter interface{ SetDefaults() }
+
+func setDefaults(p reflect.Value) {
+	if d, ok := p.Interface().(defaulter); ok {
+		d.SetDefaults()
 	}
 }
 
@@ -438,6 +449,8 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		elem := reflect.New(t.Elem()).Elem()
 		if old := m.MapIndex(key); old.IsValid() {
 			elem.Set(old)
+		} else {
+			setDefaults(elem.Addr())
 		}
 		d.decode(p.val, elem, join(path, p.key))
 		m.SetMapIndex(key, elem)

@@ -182,6 +182,22 @@ func (d *daemon) admin(path string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// adminPost POSTs a JSON body to an admin API path.
+func (d *daemon) adminPost(path, body string) (int, map[string]any) {
+	d.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+d.httpAddr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
 // waitCustomer polls the admin API until the customer exists.
 func (d *daemon) waitCustomer(email string) map[string]any {
 	d.t.Helper()

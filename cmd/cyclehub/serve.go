@@ -128,11 +128,29 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	}
 	metrics.RegisterRelayRanges(relay.Leading)
 	relay.OnPublish = metrics.ObservePublish
+	dests, routes, err := destinations(cfg)
+	if err != nil {
+		return err
+	}
+	store.SetRoutes(routes)
+	deliverer := pipeline.NewDeliverer(dests, deliveryStore{store}, rdb.NewSchedule(cfg.Redis.KeyPrefix),
+		rdb.NewCache(cfg.Redis.KeyPrefix, "delivered"), logger.WithField("component", "deliverer"), now)
+	deliverer.OnAttempt = metrics.ObserveDelivery
+	for _, d := range dests {
+		metrics.RegisterDeliveryBacklog(d.Name, func(ctx context.Context) (map[string]int64, error) {
+			n, _, err := store.DeliveryBacklog(ctx, d.Name)
+			return n, err
+		})
+	}
+	events := func() {
+		relay.Wake()
+		deliverer.Wake()
+	}
 	sweeper := pipeline.NewSweeper(cfg.Sweep, rescoreAdapter{store}, workers.Model, logger.WithField("component", "sweeper"), now)
-	sweeper.OnEvents = relay.Wake
+	sweeper.OnEvents = events
 	sweeper.OnRescore = metrics.ObserveRescore
 	workers.OnEvents = func() {
-		relay.Wake()
+		events()
 		sweeper.Wake() // a referral queues its referrer
 	}
 
@@ -146,7 +164,8 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 		fetcher.Wake()
 	}
 	admin.SuppressionKey, admin.Now = suppressionKey, now
-	admin.OnErase = relay.Wake
+	admin.OnErase = events
+	admin.OnDeliveryReplay = deliverer.Wake
 	mux := http.NewServeMux()
 	hooks.Register(mux)
 	admin.Register(mux)
@@ -164,6 +183,28 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 				return map[string]any{"breaker": "open"}, errors.New("the enrichment API keeps failing: lookups paused")
 			}
 			return map[string]any{"breaker": "closed"}, nil
+		})
+	}
+	if len(dests) > 0 {
+		opsSrv.AddCheck("deliveries", false, func(ctx context.Context) (any, error) {
+			out := map[string]any{}
+			for _, d := range dests {
+				n, age, err := store.DeliveryBacklog(ctx, d.Name)
+				if err != nil {
+					return nil, err
+				}
+				reason, err := store.DestinationDisabled(ctx, d.Name)
+				if err != nil {
+					return nil, err
+				}
+				detail := map[string]any{"pending": n["pending"], "delivering": n["delivering"], "dead": n["dead"],
+					"oldest_pending_seconds": age.Seconds()}
+				if reason != "" {
+					detail["disabled"] = reason
+				}
+				out[d.Name] = detail
+			}
+			return out, nil
 		})
 	}
 	opsSrv.AddCheck("relay", false, func(ctx context.Context) (any, error) {
@@ -218,6 +259,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	retentionDone := start("retention", func() error { return retention.Run(pipeCtx) })
 	sweepDone := start("sweeper", func() error { return sweeper.Run(pipeCtx) })
 	relayDone := start("relay", func() error { return runRelay(relayCtx, sink, relay, logger.WithField("component", "relay")) })
+	deliverDone := start("deliverer", func() error { return deliverer.Run(relayCtx) })
 	httpDone := start("http", func() error { return serveHTTP(httpSrv, httpLn) })
 	opsDone := start("ops", func() error { return serveHTTP(opsHTTP, opsLn) })
 
@@ -259,6 +301,12 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	<-sweepDone
 	stopRelay()
 	<-relayDone
+	<-deliverDone
+	for _, d := range dests {
+		if c, ok := d.Conn.(interface{ Close(context.Context) error }); ok {
+			_ = c.Close(shutdownCtx)
+		}
+	}
 	_ = opsHTTP.Shutdown(shutdownCtx)
 	<-opsDone
 	if err := sink.Close(shutdownCtx); err != nil {

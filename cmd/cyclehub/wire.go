@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cyclehub/cyclehub/configs"
@@ -76,6 +77,63 @@ func (s snapshots) Snapshots(ctx context.Context, ids []string) ([]mapping.Snaps
 
 func (s snapshots) WriteSnapshots(ctx context.Context, recs []mapping.SnapshotRecord) error {
 	return s.sink.WriteSnapshots(ctx, recs)
+}
+
+// deliveryStore lets the PostgreSQL store satisfy the delivery engine's
+// port (the same records under the engine's own type names).
+type deliveryStore struct{ *pgstore.Store }
+
+func (a deliveryStore) PendingDeliveries(ctx context.Context, dest string, after int64, dueBy time.Time, limit int) ([]pipeline.ScheduledDelivery, error) {
+	ss, err := a.Store.PendingDeliveries(ctx, dest, after, dueBy, limit)
+	return scheduled(ss), err
+}
+
+func (a deliveryStore) ClaimDeliveries(ctx context.Context, dest string, ids []int64, lease time.Duration) ([]mapping.OutboxRecord, []pipeline.ScheduledDelivery, error) {
+	recs, others, err := a.Store.ClaimDeliveries(ctx, dest, ids, lease)
+	return recs, scheduled(others), err
+}
+
+func (a deliveryStore) FinishDeliveries(ctx context.Context, outcomes []pipeline.DeliveryOutcome) error {
+	out := make([]pgstore.DeliveryOutcome, len(outcomes))
+	for i, o := range outcomes {
+		out[i] = pgstore.DeliveryOutcome(o)
+	}
+	return a.Store.FinishDeliveries(ctx, out)
+}
+
+func scheduled(ss []pgstore.Scheduled) []pipeline.ScheduledDelivery {
+	out := make([]pipeline.ScheduledDelivery, len(ss))
+	for i, s := range ss {
+		out[i] = pipeline.ScheduledDelivery(s)
+	}
+	return out
+}
+
+// destinations builds the configured destinations' connectors and the
+// routes events fan out by.
+func destinations(cfg *configs.Config) ([]pipeline.Destination, []mapping.Route, error) {
+	reg := configs.Connectors()
+	names := make([]string, 0, len(cfg.Destinations))
+	for n := range cfg.Destinations {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var dests []pipeline.Destination
+	var routes []mapping.Route
+	for _, name := range names {
+		dc := cfg.Destinations[name]
+		kind, ok := reg.Kind(dc.Connector)
+		if !ok {
+			return nil, nil, fmt.Errorf("destination %s: unknown connector %q", name, dc.Connector)
+		}
+		conn, err := kind.New(dc.Block())
+		if err != nil {
+			return nil, nil, fmt.Errorf("destination %s: %w", name, err)
+		}
+		dests = append(dests, pipeline.Destination{Name: name, Conn: conn, Cfg: dc.Delivery, MaxBatch: kind.MaxBatch})
+		routes = append(routes, mapping.Route{Destination: name, Subscription: dc.Subscribe, NeedsContact: kind.NeedsContact})
+	}
+	return dests, routes, nil
 }
 
 // rescoreAdapter lets the PostgreSQL store satisfy the sweeper's port

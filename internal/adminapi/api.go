@@ -25,6 +25,8 @@ type Store interface {
 	Replay(ctx context.Context, id int64, refetch bool) error
 	Survivor(ctx context.Context, id string) (string, error)
 	Erase(ctx context.Context, id string, key []byte, now time.Time) (*pgstore.Erasure, error)
+	ListDeliveries(ctx context.Context, f pgstore.DeliveryFilter) ([]pgstore.DeliveryView, error)
+	ReplayDeliveries(ctx context.Context, ids []int64, f pgstore.DeliveryFilter) (map[string][]int64, error)
 }
 
 // API is the admin HTTP API.
@@ -38,6 +40,9 @@ type API struct {
 	OnReplay func()
 	// OnErase, when set, is called after an erasure (the relay's wake-up).
 	OnErase func()
+	// OnDeliveryReplay, when set, is called after deliveries are queued
+	// again (the delivery engine's wake-up).
+	OnDeliveryReplay func()
 	// SuppressionKey keys the suppression list (the pipeline's key).
 	SuppressionKey []byte
 	// Now is the clock (time.Now unless set).
@@ -58,6 +63,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("DELETE /v1/customers/{id}", a.auth(a.erase))
 	mux.Handle("GET /v1/quarantine", a.auth(a.listQuarantine))
 	mux.Handle("POST /v1/quarantine/{id}/replay", a.auth(a.replay))
+	mux.Handle("GET /v1/deliveries", a.auth(a.listDeliveries))
+	mux.Handle("POST /v1/deliveries/replay", a.auth(a.replayDeliveries))
+	mux.Handle("POST /v1/deliveries/{id}/replay", a.auth(a.replayDelivery))
 }
 
 // timeline lists a customer's interactions, newest first (see page).

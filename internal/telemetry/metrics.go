@@ -33,6 +33,8 @@ type Metrics struct {
 	enrichments   *prometheus.CounterVec
 	purged        prometheus.Counter
 	pruned        prometheus.Counter
+	deliveries    *prometheus.CounterVec
+	deliveryTime  *prometheus.HistogramVec
 	rescored      *prometheus.CounterVec
 	rescoreErrors prometheus.Counter
 }
@@ -106,7 +108,13 @@ func New() *Metrics {
 	m.pruned = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cyclehub_outbox_pruned_total", Help: "Published events deleted from the outbox after relay.keep_published.",
 	})
-	r.MustRegister(m.enrichments, m.purged, m.pruned, m.rescored, m.rescoreErrors)
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cyclehub_deliveries_total", Help: "Delivery attempts' records by destination and outcome (delivered, pending = retry, dead, deferred, duplicate).",
+	}, []string{"destination", "outcome"})
+	m.deliveryTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "cyclehub_delivery_duration_seconds", Help: "Duration of one delivery attempt (a batch) by destination.", Buckets: latency,
+	}, []string{"destination"})
+	r.MustRegister(m.enrichments, m.purged, m.pruned, m.rescored, m.rescoreErrors, m.deliveries, m.deliveryTime)
 	r.MustRegister(m.httpRequests, m.httpDuration, m.inboxBatch, m.inboxCommit, m.inboxErrors,
 		m.pipeRequests, m.pipeBatch, m.pipeErrors, m.pipeEvents, m.relayEvents, m.relayErrors, m.relayDuration,
 		m.fetches, m.fetchCalls, m.fetchDuration)
@@ -161,6 +169,35 @@ func (m *Metrics) ObserveFetch(source string, s pipeline.FetchStats) {
 
 // ObservePurge records one retention delete.
 func (m *Metrics) ObservePurge(deleted int64, _ error) { m.purged.Add(float64(deleted)) }
+
+// ObserveDelivery records one delivery attempt.
+func (m *Metrics) ObserveDelivery(s pipeline.DeliveryStats) {
+	for outcome, n := range s.Outcomes {
+		m.deliveries.WithLabelValues(s.Destination, outcome).Add(float64(n))
+	}
+	if s.Took > 0 {
+		m.deliveryTime.WithLabelValues(s.Destination).Observe(s.Took.Seconds())
+	}
+}
+
+// RegisterDeliveryBacklog exposes a destination's deliveries by status
+// (pending, delivering, dead), read when scraped.
+func (m *Metrics) RegisterDeliveryBacklog(dest string, backlog func(context.Context) (map[string]int64, error)) {
+	for _, status := range []string{"pending", "delivering", "dead"} {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cyclehub_delivery_backlog", Help: "Deliveries by destination and status (-1 when unknown).",
+			ConstLabels: prometheus.Labels{"destination": dest, "status": status},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := backlog(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n[status])
+		}))
+	}
+}
 
 // ObservePrune records one delete of published outbox events.
 func (m *Metrics) ObservePrune(deleted int64, _ error) { m.pruned.Add(float64(deleted)) }

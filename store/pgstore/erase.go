@@ -211,7 +211,32 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 			return nil, fmt.Errorf("erase: %s: %w", table, err)
 		}
 	}
-	eff := &mapping.Effects{}
+	// Destinations subscribed to erasures (a CRM deleting the contact)
+	// get the person's identifiers one last time, captured now; every
+	// other undelivered delivery about them is dropped, and delivered ones
+	// keep no contact.
+	eff := &mapping.Effects{Contacts: map[string]*mapping.Contact{}}
+	crows, err := tx.Query(ctx, `SELECT `+customerColumns+` FROM customers c WHERE c.id = ANY($1::uuid[]) AND c.erased_at IS NULL`, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("erase: contacts: %w", err)
+	}
+	for crows.Next() {
+		c, err := scanCustomer(crows)
+		if err != nil {
+			crows.Close()
+			return nil, fmt.Errorf("erase: contacts: %w", err)
+		}
+		eff.Contacts[c.ID] = mapping.ContactOf(c)
+	}
+	crows.Close()
+	for _, q := range []string{
+		`DELETE FROM deliveries WHERE customer_id = ANY($1::uuid[]) AND status IN ('pending', 'delivering', 'dead')`,
+		`UPDATE deliveries SET contact = NULL WHERE customer_id = ANY($1::uuid[]) AND contact IS NOT NULL`,
+	} {
+		if _, err := tx.Exec(ctx, q, cluster); err != nil {
+			return nil, fmt.Errorf("erase: deliveries: %w", err)
+		}
+	}
 	for _, r := range recs {
 		if r.erased {
 			continue
@@ -237,6 +262,9 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 	}
 	if err := writeOutbox(ctx, tx, eff); err != nil {
 		return nil, fmt.Errorf("erase: events: %w", err)
+	}
+	if err := writeDeliveries(ctx, tx, eff, s.currentRoutes()); err != nil {
+		return nil, fmt.Errorf("erase: deliveries: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("erase: %w", err)

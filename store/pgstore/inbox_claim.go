@@ -15,6 +15,8 @@ import (
 type Batch struct {
 	tx       pgx.Tx
 	requests []*mapping.RawRequest
+	// routes are the destinations the batch's events fan out to.
+	routes []mapping.Route
 }
 
 // inboxColumns are the columns scanRawRequest reads.
@@ -66,7 +68,7 @@ func (s *Store) claim(ctx context.Context, sql string, arg any) (*Batch, error) 
 		_ = tx.Rollback(ctx)
 		return nil, fmt.Errorf("claim inbox: %w", err)
 	}
-	return &Batch{tx: tx, requests: reqs}, nil
+	return &Batch{tx: tx, requests: reqs, routes: s.currentRoutes()}, nil
 }
 
 func scanRawRequest(row pgx.CollectableRow) (*mapping.RawRequest, error) {

@@ -127,6 +127,9 @@ func (b *Batch) Write(ctx context.Context, e *mapping.Effects) error {
 		{"survey responses", writeResponses},
 		{"merge conflicts", writeConflicts},
 		{"outbox", writeOutbox},
+		{"deliveries", func(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+			return writeDeliveries(ctx, tx, e, b.routes)
+		}},
 		{"inbox state", writeInboxState},
 	}
 	for _, s := range steps {

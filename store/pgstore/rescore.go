@@ -137,7 +137,7 @@ func (s *Store) ClaimSweep(ctx context.Context, limit int, now time.Time, every 
 	} else {
 		after = new(string)
 	}
-	r, err := scanRescore(ctx, tx, sweepSQL, orFirstID(*after), limit)
+	r, err := scanRescore(ctx, tx, s.currentRoutes(), sweepSQL, orFirstID(*after), limit)
 	if err != nil {
 		_ = tx.Rollback(ctx)
 		return nil, err
@@ -169,7 +169,7 @@ func (s *Store) claimCustomers(ctx context.Context, sql string, args ...any) (*c
 	if err != nil {
 		return nil, classify(fmt.Errorf("claim customers: %w", err))
 	}
-	r, err := scanRescore(ctx, tx, sql, args...)
+	r, err := scanRescore(ctx, tx, s.currentRoutes(), sql, args...)
 	if err != nil {
 		_ = tx.Rollback(ctx)
 		return nil, err
@@ -183,13 +183,13 @@ func (s *Store) claimCustomers(ctx context.Context, sql string, args ...any) (*c
 
 // scanRescore runs a claim query of rescoreColumns and brings each live
 // customer's referral count up to date.
-func scanRescore(ctx context.Context, tx pgx.Tx, sql string, args ...any) (*claimed, error) {
+func scanRescore(ctx context.Context, tx pgx.Tx, routes []mapping.Route, sql string, args ...any) (*claimed, error) {
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, classify(fmt.Errorf("claim customers: %w", err))
 	}
 	defer rows.Close()
-	r := &claimed{Rescore: Rescore{Batch: Batch{tx: tx}}}
+	r := &claimed{Rescore: Rescore{Batch: Batch{tx: tx, routes: routes}}}
 	var recount []string
 	var counts []int32
 	for rows.Next() {

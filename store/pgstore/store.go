@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cyclehub/cyclehub/internal/secret"
+
+	"github.com/cyclehub/cyclehub/mapping"
 )
 
 // Config is the PostgreSQL connection configuration.
@@ -57,6 +60,20 @@ func (c Config) Validate() []error {
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	// routes are the outbound destinations events fan out to.
+	routes atomic.Pointer[[]mapping.Route]
+}
+
+// SetRoutes sets the destinations every event written from now on fans
+// out to (a delivery row per subscribed destination, in the event's
+// transaction).
+func (s *Store) SetRoutes(routes []mapping.Route) { s.routes.Store(&routes) }
+
+func (s *Store) currentRoutes() []mapping.Route {
+	if r := s.routes.Load(); r != nil {
+		return *r
+	}
+	return nil
 }
 
 // Open creates the connection pool. It does not wait for the database: a
