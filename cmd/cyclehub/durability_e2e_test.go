@@ -119,7 +119,8 @@ type process struct {
 	mu       *sync.Mutex
 }
 
-func startProcess(t *testing.T, bin, pgURL string, brokers []string) *process {
+// startProcess runs the daemon on the test config plus extra YAML.
+func startProcess(t *testing.T, bin, pgURL string, brokers []string, extra ...string) *process {
 	t.Helper()
 	redisURL, prefix := testsvc.RedisURL(t)
 	cfgPath := filepath.Join(t.TempDir(), "cyclehub.yaml")
@@ -134,7 +135,7 @@ relay: {poll_interval: 50ms}
 sources:
   form: {provider: form, default_region: BR}
 log: {level: info}
-`
+` + strings.Join(extra, "\n")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -65,3 +65,18 @@ func deleteRedisPrefix(ctx context.Context, opts *redis.Options, prefix string) 
 		cursor = next
 	}
 }
+
+// FlushRedisPrefix deletes every key of a test's prefix now, as a Redis
+// flush or restart would (fault tests).
+func FlushRedisPrefix(t testing.TB, url, keyPrefix string) {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("testsvc: %q: %v", url, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := deleteRedisPrefix(ctx, opts, keyPrefix); err != nil {
+		t.Fatalf("testsvc: flushing redis keys %s*: %v", keyPrefix, err)
+	}
+}
