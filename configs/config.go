@@ -353,6 +353,11 @@ func (c *Config) Validate() Errors {
 			errs.Add("destinations."+name, "a destination name is letters, digits, _ and - (it names its deliveries and metrics)")
 		}
 		section("destinations."+name, c.Destinations[name].validate(reg))
+		for i, st := range c.Destinations[name].Subscribe.Stages {
+			if c.Rules != nil && !c.Rules.HasStage(st) {
+				errs.Add(fmt.Sprintf("destinations.%s.subscribe.stages[%d]", name, i), "%q is not on the rules' stage ladder", st)
+			}
+		}
 	}
 	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
 		errs.Add("log.level", "must be one of trace, debug, info, warn, error; got %q", c.Log.Level)

@@ -98,7 +98,7 @@ func (c DestinationConfig) validate(reg *connectors.Registry) []error {
 		add("delivery.%v", e)
 	}
 	if ok && c.Delivery.BatchSize > kind.MaxBatch {
-		add("delivery.batch_size: the %s connector takes at most %d records a request, got %d", c.Connector, kind.MaxBatch, c.Delivery.BatchSize)
+		add("delivery.batch_size: the %s connector takes at most %d record(s) per request, got %d", c.Connector, kind.MaxBatch, c.Delivery.BatchSize)
 	}
 	return errs
 }

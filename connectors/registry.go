@@ -16,6 +16,10 @@ type Kind struct {
 	// NeedsContact says deliveries must carry the person's identifiers
 	// and profile (a CRM upserting contacts).
 	NeedsContact bool
+	// ErasesByContact says an erasure's delivery must carry the person's
+	// identifiers one last time (a CRM deleting the contact by email);
+	// otherwise erasures carry no contact.
+	ErasesByContact bool
 	// New builds a connector from the kind's typed config (the value the
 	// config decoded for this kind); it does no I/O.
 	New func(cfg any) (Connector, error)

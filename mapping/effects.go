@@ -98,10 +98,13 @@ type OutboxRecord struct {
 
 	// Delivery fields, for outbound connectors (zero on the stream).
 	// IdempotencyKey is the same on every attempt of one delivery;
-	// Attempt counts from 1; Contact carries the person's identifiers
-	// and profile to destinations that need them (a CRM), nil otherwise.
+	// Attempt counts from 1 (again after a replay); Replays counts the
+	// operator's replays of the delivery; Contact carries the person's
+	// identifiers and profile to destinations that need them (a CRM),
+	// nil otherwise.
 	IdempotencyKey string
 	Attempt        int
+	Replays        int
 	Contact        *Contact
 }
 

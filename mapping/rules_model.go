@@ -348,5 +348,11 @@ func plainProperties(p map[string]any) map[string]any {
 // StageRank returns a stage's rank (0 for unknown or unranked stages).
 func (m *Model) StageRank(stage string) int { return m.ladder[stage].Rank }
 
+// HasStage reports whether stage is on the ladder.
+func (m *Model) HasStage(stage string) bool {
+	_, ok := m.ladder[stage]
+	return ok
+}
+
 // Phase returns a stage's lifecycle phase.
 func (m *Model) Phase(stage string) string { return m.ladder[stage].Phase }

@@ -75,8 +75,9 @@ func (s Subscription) Matches(ce *CloudEvent) bool {
 type Route struct {
 	Destination  string
 	Subscription Subscription
-	// NeedsContact: the deliveries carry the person's contact.
-	NeedsContact bool
+	// NeedsContact: the deliveries carry the person's contact;
+	// ErasesByContact: erasures too (otherwise they never do).
+	NeedsContact, ErasesByContact bool
 }
 
 // DeliveryRow is a delivery to create with the event it carries.
@@ -96,7 +97,7 @@ func FanOut(routes []Route, events []*CloudEvent, contact func(customerID string
 				continue
 			}
 			row := DeliveryRow{Destination: r.Destination, Event: ce}
-			if r.NeedsContact {
+			if r.NeedsContact && (ce.Type != TypeCustomerErased || r.ErasesByContact) {
 				row.Contact = contact(ce.PartitionKey)
 			}
 			out = append(out, row)

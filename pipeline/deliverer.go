@@ -49,7 +49,10 @@ type DeliveryStore interface {
 // DeliverySchedule is the schedule (Redis sorted sets), rebuilt from the
 // store.
 type DeliverySchedule interface {
+	// Add schedules deliveries at their times (again: the time changes);
+	// Fill only those not scheduled yet (a deferral stays).
 	Add(ctx context.Context, dest string, ids []int64, at []time.Time) error
+	Fill(ctx context.Context, dest string, ids []int64, at []time.Time) error
 	Due(ctx context.Context, dest string, now time.Time, limit int) ([]int64, error)
 	Remove(ctx context.Context, dest string, ids []int64) error
 }
@@ -136,8 +139,15 @@ func (d *Deliverer) Wake() {
 func (d *Deliverer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, r := range d.dests {
-		wg.Go(func() { r.feed(ctx) })
-		wg.Go(func() { r.dispatch(ctx) })
+		wg.Go(func() {
+			if !r.connect(ctx) {
+				return
+			}
+			var inner sync.WaitGroup
+			inner.Go(func() { r.feed(ctx) })
+			inner.Go(func() { r.dispatch(ctx) })
+			inner.Wait()
+		})
 	}
 	wg.Go(func() {
 		for ctx.Err() == nil {
@@ -182,6 +192,33 @@ const (
 	goneDisabled
 )
 
+// connector is a destination's connector when it has a Connect step.
+type connector interface {
+	Connect(ctx context.Context) error
+}
+
+// connect runs the connector's Connect, retrying with backoff while it
+// fails (on its own: other destinations go on); false when ctx ends first.
+func (r *destRunner) connect(ctx context.Context) bool {
+	c, ok := r.dest.Conn.(connector)
+	if !ok {
+		return true
+	}
+	for delay := time.Second; ; delay = min(2*delay, time.Minute) {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := c.Connect(cctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		r.log.WithError(err).WithField("retry_in", delay.String()).Error("destination cannot connect; its deliveries wait")
+		sleep(ctx, delay)
+	}
+}
+
 // feed keeps the schedule filled from the store: deliveries due now on
 // every wake and poll, every pending one on each rebuild.
 func (r *destRunner) feed(ctx context.Context) {
@@ -202,8 +239,8 @@ func (r *destRunner) feed(ctx context.Context) {
 	}
 }
 
-// schedule adds the store's pending deliveries to the schedule (the add is
-// idempotent: a delivery keeps one entry).
+// schedule adds the store's pending deliveries missing from the schedule
+// (one already there keeps its time: it may be deferred).
 func (r *destRunner) schedule(ctx context.Context, dueBy time.Time) error {
 	var after int64
 	for {
@@ -215,7 +252,7 @@ func (r *destRunner) schedule(ctx context.Context, dueBy time.Time) error {
 		for i, p := range page {
 			ids[i], at[i] = p.ID, p.At
 		}
-		if err := r.d.sched.Add(ctx, r.dest.Name, ids, at); err != nil {
+		if err := r.d.sched.Fill(ctx, r.dest.Name, ids, at); err != nil {
 			return err
 		}
 		after = page[len(page)-1].ID
@@ -284,6 +321,15 @@ func (r *destRunner) dispatchOnce(ctx context.Context, now time.Time) (bool, err
 		r.report(map[string]int{"deferred": len(ids)}, 0)
 		return true, r.d.sched.Add(ctx, r.dest.Name, ids, repeat(until, len(ids)))
 	}
+	// The rate limit holds this destination's dispatch (and only its)
+	// before anything is claimed, so a claim is never sent over it.
+	if r.limiter != nil {
+		if err := r.limiter.WaitN(ctx, len(ids)); err != nil {
+			r.breaker.Abandon()
+			release()
+			return false, nil // shutting down
+		}
+	}
 	recs, others, err := r.d.store.ClaimDeliveries(ctx, r.dest.Name, ids, r.dest.Cfg.Lease)
 	if err != nil {
 		r.breaker.Abandon() // the probe, if any, did not run
@@ -339,16 +385,11 @@ func (r *destRunner) attempt(parent context.Context, recs []mapping.OutboxRecord
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.dest.Cfg.Lease)
 	defer cancel()
 	start := time.Now()
-	if r.limiter != nil {
-		if err := r.limiter.WaitN(ctx, len(recs)); err != nil {
-			r.log.WithError(err).Warn("rate limit wait failed")
-		}
-	}
 	outcomes := make([]DeliveryOutcome, len(recs))
 	counts := map[string]int{}
 	var send []int // indexes of records to send
 	for i, rec := range recs {
-		if _, ok, err := r.d.marks.Get(ctx, rec.IdempotencyKey); err == nil && ok {
+		if _, ok, err := r.d.marks.Get(ctx, markKey(rec)); err == nil && ok {
 			outcomes[i] = DeliveryOutcome{ID: rec.ID, Status: "delivered"}
 			counts["duplicate"]++
 			continue
@@ -396,7 +437,7 @@ func (r *destRunner) attempt(parent context.Context, recs []mapping.OutboxRecord
 func (r *destRunner) outcome(ctx context.Context, rec mapping.OutboxRecord, err error, now time.Time) DeliveryOutcome {
 	o := DeliveryOutcome{ID: rec.ID, HTTPStatus: httpStatus(err)}
 	if err == nil {
-		if merr := r.d.marks.Set(ctx, rec.IdempotencyKey, []byte("1"), markTTL); merr != nil {
+		if merr := r.d.marks.Set(ctx, markKey(rec), []byte("1"), markTTL); merr != nil {
 			r.log.WithError(merr).Warn("cannot remember a delivery (a lost outcome could send it again)")
 		}
 		o.Status = "delivered"
@@ -409,7 +450,7 @@ func (r *destRunner) outcome(ctx context.Context, rec mapping.OutboxRecord, err 
 	case errors.As(err, &gone) && gone.Gone():
 		o.Status = "dead"
 		if r.gone.CompareAndSwap(goneNone, goneDisabling) {
-			reason := fmt.Sprintf("the destination answered 410 Gone at %s: %s", now.UTC().Format(time.RFC3339), err)
+			reason := fmt.Sprintf("the destination said it is gone (HTTP %d) at %s: %s", o.HTTPStatus, now.UTC().Format(time.RFC3339), err)
 			if derr := r.d.store.DisableDestination(ctx, r.dest.Name, reason, now); derr != nil {
 				r.log.WithError(derr).Error("cannot disable a gone destination")
 			} else {
@@ -428,9 +469,14 @@ func (r *destRunner) outcome(ctx context.Context, rec mapping.OutboxRecord, err 
 		wait = r.dest.Cfg.retryAfter(hint.RetryAfter())
 	}
 	o.Status, o.Next = "pending", now.Add(wait)
-	if rec.Attempt >= r.dest.Cfg.MaxAttempts || o.Next.Sub(rec.Time) > r.dest.Cfg.MaxAge {
+	// max_age counts from the event; a replayed delivery has a fresh
+	// schedule of max_attempts.
+	if rec.Attempt >= r.dest.Cfg.MaxAttempts || (rec.Replays == 0 && o.Next.Sub(rec.Time) > r.dest.Cfg.MaxAge) {
 		o.Status, o.Next = "dead", time.Time{}
 		o.Error = fmt.Sprintf("gave up after %d attempts: %s", rec.Attempt, err)
+		if rec.Attempt < r.dest.Cfg.MaxAttempts {
+			o.Error = fmt.Sprintf("gave up after %d attempts (max_age %s reached): %s", rec.Attempt, r.dest.Cfg.MaxAge, err)
+		}
 	}
 	return o
 }
@@ -455,6 +501,15 @@ func perRecord(err error, n int) []error {
 		out[i] = err
 	}
 	return out
+}
+
+// markKey names a delivery's success mark: an operator's replay of a
+// delivered delivery is meant to be sent again, so it has its own.
+func markKey(rec mapping.OutboxRecord) string {
+	if rec.Replays == 0 {
+		return rec.IdempotencyKey
+	}
+	return fmt.Sprintf("%s#replay%d", rec.IdempotencyKey, rec.Replays)
 }
 
 func httpStatus(err error) int {

@@ -14,6 +14,9 @@ type RetentionConfig struct {
 	// RawPayloads is how long a processed raw request is kept (DOMAIN.md:
 	// 30 days by default); pending ones are kept until processed.
 	RawPayloads time.Duration `yaml:"raw_payloads"`
+	// Deliveries is how long a delivery is kept once delivered or
+	// dead-lettered (for inspection and replay).
+	Deliveries time.Duration `yaml:"deliveries"`
 	// Interval is how often the purge runs.
 	Interval time.Duration `yaml:"interval"`
 	// BatchSize caps the rows deleted per statement.
@@ -22,7 +25,7 @@ type RetentionConfig struct {
 
 // DefaultRetentionConfig returns the defaults documented in the README.
 func DefaultRetentionConfig() RetentionConfig {
-	return RetentionConfig{RawPayloads: 30 * 24 * time.Hour, Interval: time.Hour, BatchSize: 1000}
+	return RetentionConfig{RawPayloads: 30 * 24 * time.Hour, Deliveries: 30 * 24 * time.Hour, Interval: time.Hour, BatchSize: 1000}
 }
 
 // Validate reports every problem with c, each prefixed by its key.
@@ -30,6 +33,9 @@ func (c RetentionConfig) Validate() []error {
 	var errs []error
 	if c.RawPayloads < time.Hour {
 		errs = append(errs, fmt.Errorf("raw_payloads: must be at least 1h, got %s", c.RawPayloads))
+	}
+	if c.Deliveries < time.Hour {
+		errs = append(errs, fmt.Errorf("deliveries: must be at least 1h, got %s", c.Deliveries))
 	}
 	if c.Interval < time.Minute {
 		errs = append(errs, fmt.Errorf("interval: must be at least 1m, got %s", c.Interval))
@@ -40,10 +46,12 @@ func (c RetentionConfig) Validate() []error {
 	return errs
 }
 
-// Purger deletes raw requests past retention, and published events.
+// Purger deletes raw requests past retention, published events and
+// finished deliveries.
 type Purger interface {
 	PurgeRawPayloads(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 	PrunePublished(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+	PruneDeliveries(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }
 
 // Retention purges raw requests past their retention, in small batches so
@@ -85,11 +93,15 @@ func (r *Retention) Run(ctx context.Context) error {
 	}
 }
 
-// PurgeOnce deletes every processed raw request older than the retention
-// and every event published longer ago than KeepPublished, and returns how
-// many raw requests.
+// PurgeOnce deletes every processed raw request and finished delivery
+// older than their retention and every event published longer ago than
+// KeepPublished, and returns how many raw requests.
 func (r *Retention) PurgeOnce(ctx context.Context) (int64, error) {
 	total, err := r.inBatches(ctx, r.purger.PurgeRawPayloads, r.now().Add(-r.cfg.RawPayloads), r.OnPurge)
+	if r.cfg.Deliveries > 0 {
+		_, derr := r.inBatches(ctx, r.purger.PruneDeliveries, r.now().Add(-r.cfg.Deliveries), nil)
+		err = errors.Join(err, derr)
+	}
 	if r.KeepPublished <= 0 {
 		return total, err
 	}

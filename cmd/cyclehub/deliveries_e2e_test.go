@@ -195,7 +195,7 @@ func TestEachDestinationFailsOnItsOwnAndRecovers(t *testing.T) {
 	if n := gone.requests(); n < 1 || n > cfg.Destinations["gone"].Delivery.Concurrency {
 		t.Errorf("the gone destination got %d requests; after the first 410 only those in flight may follow", n)
 	}
-	if ready := readyDetail(t, d.opsAddr); !strings.Contains(ready, "410 Gone") {
+	if ready := readyDetail(t, d.opsAddr); !strings.Contains(ready, "gone (HTTP 410)") {
 		t.Errorf("/readyz does not say the destination is disabled: %s", ready)
 	}
 	code, list := d.admin("/v1/deliveries?status=dead&destination=gone")
@@ -233,4 +233,54 @@ func TestEachDestinationFailsOnItsOwnAndRecovers(t *testing.T) {
 			t.Errorf("%s: an event was delivered %d times", name, most)
 		}
 	}
+
+	// An operator replays what the healthy destination got (it lost its
+	// data): each event is sent again, with the same webhook-id.
+	if code, out := d.adminPost("/v1/deliveries/replay", `{"destination":"healthy","status":"delivered"}`); code != http.StatusAccepted || out["deliveries"] != float64(people) {
+		t.Fatalf("replay of delivered: %d %v", code, out)
+	}
+	waitFor(t, "the replayed deliveries", 10*time.Second, func() bool { _, most := healthy.delivered(); return most == 2 })
+	if n, _ := healthy.delivered(); n != people {
+		t.Errorf("the replay reached %d events, want %d", n, people)
+	}
+	if code, _ := d.adminPost("/v1/deliveries/replay", `{"destination":"nowhere"}`); code != http.StatusNotFound {
+		t.Errorf("a replay to an unknown destination: %d, want 404", code)
+	}
+}
+
+// A destination failing every request opens its breaker: while it is
+// open the due deliveries are deferred, not attempted (no attempt is
+// spent), one probe goes through per cooldown, and once the destination
+// answers again the probe closes the breaker and everything is delivered.
+func TestAnOpenBreakerDefersWithoutSpendingAttempts(t *testing.T) {
+	_, brokers := testsvc.Kafka(t)
+	pgURL := pgtest.URL(t)
+	cfg := testConfig(t, pgURL, brokers)
+	var healthy atomic.Bool
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if !healthy.Load() {
+			http.Error(w, "down", http.StatusBadGateway)
+		}
+	})
+	dest := webhookDestination(rc.URL, 2*time.Second)
+	dest.Delivery.BreakerFailures, dest.Delivery.BreakerCooldown, dest.Delivery.Concurrency = 2, time.Second, 1
+	cfg.Destinations = map[string]configs.DestinationConfig{"down": dest}
+	d := startDaemon(t, cfg)
+	const people = 10
+	postPeople(t, d.httpAddr, "breaker", people)
+
+	waitFor(t, "deferrals", 10*time.Second, func() bool {
+		return strings.Contains(metricsText(t, d.opsAddr), `cyclehub_deliveries_total{destination="down",outcome="deferred"}`)
+	})
+	time.Sleep(3 * time.Second) // three cooldowns: about three probes
+	// Without the breaker, ten deliveries retried every 50–200 ms would
+	// have spent well over a hundred attempts by now.
+	if n := queryInt(t, pgURL, `SELECT coalesce(sum(attempts), 0) FROM deliveries`); n > 2+3*2 {
+		t.Errorf("%d attempts spent while the breaker was open, want about 2 + one probe per second", n)
+	}
+	healthy.Store(true)
+	waitFor(t, "every delivery after the destination came back", 20*time.Second, func() bool {
+		return queryInt(t, pgURL, `SELECT count(*) FROM deliveries WHERE status = 'delivered'`) == people
+	})
+	checkEachOnce(t, "down", rc, people)
 }

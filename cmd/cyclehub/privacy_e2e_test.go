@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
+	"github.com/cyclehub/cyclehub/mapping"
 	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
 )
 
@@ -122,4 +125,85 @@ func waitQuery(t *testing.T, pgURL, sql string, want int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Erasure reaches every destination, and the deliveries keep nothing of
+// the person: delivered and queued ones are deleted, one in flight is
+// cancelled (deleted when it ends, never retried) and erased.v1 waits
+// behind it; erased.v1 carries no contact to a destination that does not
+// erase by contact.
+func TestErasureReachesDestinationsWithoutThePersonsData(t *testing.T) {
+	_, brokers := testsvc.Kafka(t)
+	pgURL := pgtest.URL(t)
+	cfg := testConfig(t, pgURL, brokers)
+	release := make(chan struct{})
+	var released atomic.Bool
+	ok := newReceiver(t, func(int, http.ResponseWriter, *http.Request) {})
+	failing := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	})
+	hung := newReceiver(t, func(_ int, _ http.ResponseWriter, r *http.Request) {
+		if !released.Load() {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	})
+	defer func() {
+		if released.CompareAndSwap(false, true) {
+			close(release)
+		}
+	}()
+	everything := mapping.Subscription{}
+	cfg.Destinations = map[string]configs.DestinationConfig{
+		"ok": webhookDestination(ok.URL, 2*time.Second), "failing": webhookDestination(failing.URL, 2*time.Second),
+		"hung": webhookDestination(hung.URL, 30*time.Second),
+	}
+	for name, dc := range cfg.Destinations {
+		dc.Subscribe = everything
+		dc.Delivery.Lease = 40 * time.Second
+		cfg.Destinations[name] = dc
+	}
+	d := startDaemon(t, cfg)
+	if code, out := d.post("/hooks/form", "application/json", `{"email":"ana.sumida@example.com","first_name":"Quillon"}`); code != http.StatusAccepted {
+		t.Fatalf("form: %d %v", code, out)
+	}
+	id := d.waitCustomer("ana.sumida@example.com")["id"].(string)
+	waitFor(t, "a delivery of each kind", 10*time.Second, func() bool {
+		n, _ := ok.delivered()
+		return n > 0 && failing.requests() > 0 && hung.requests() > 0
+	})
+
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+d.httpAddr+"/v1/customers/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if code, out := do(t, req); code != http.StatusOK {
+		t.Fatalf("erase: %d %v", code, out)
+	}
+	for _, needle := range []string{"sumida", "quillon"} {
+		for _, hit := range scanEveryColumn(t, pgURL, needle) {
+			t.Errorf("%q is still in %s", needle, hit)
+		}
+	}
+	const erased = `SELECT count(*) FROM deliveries WHERE event_type = 'cyclehub.customer.erased.v1'`
+	if n := queryInt(t, pgURL, erased+` AND contact IS NULL`); n != 3 {
+		t.Errorf("%d erased.v1 deliveries without a contact, want one per destination (3)", n)
+	}
+	if n := queryInt(t, pgURL, `SELECT count(*) FROM deliveries WHERE event_type <> 'cyclehub.customer.erased.v1' AND NOT cancelled`); n != 0 {
+		t.Errorf("%d deliveries of the person's events are left", n)
+	}
+	waitFor(t, "erased.v1 at the healthy destination", 10*time.Second, func() bool {
+		return queryInt(t, pgURL, erased+` AND destination = 'ok' AND status = 'delivered'`) == 1
+	})
+	// The hung destination's erasure waits behind the attempt in flight.
+	time.Sleep(300 * time.Millisecond)
+	if n := queryInt(t, pgURL, erased+` AND destination = 'hung' AND status = 'pending'`); n != 1 {
+		t.Errorf("the hung destination's erasure went ahead of the attempt in flight")
+	}
+	released.Store(true)
+	close(release)
+	waitFor(t, "erased.v1 at the hung destination, the cancelled attempt gone", 20*time.Second, func() bool {
+		return queryInt(t, pgURL, erased+` AND destination = 'hung' AND status = 'delivered'`) == 1 &&
+			queryInt(t, pgURL, `SELECT count(*) FROM deliveries WHERE cancelled`) == 0
+	})
 }

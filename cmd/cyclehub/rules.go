@@ -68,6 +68,7 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
+	st.SetRoutes(routes(cfg)) // an applied stage change reaches the destinations too
 	now := time.Now().UTC()
 	if verb == "backtest" {
 		b := &pipeline.Backtest{Current: cfg.Rules, Proposed: model, Now: now, MaxListed: *list}

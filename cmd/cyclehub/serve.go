@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -166,6 +168,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	admin.SuppressionKey, admin.Now = suppressionKey, now
 	admin.OnErase = events
 	admin.OnDeliveryReplay = deliverer.Wake
+	admin.Destinations = slices.Sorted(maps.Keys(cfg.Destinations))
 	mux := http.NewServeMux()
 	hooks.Register(mux)
 	admin.Register(mux)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -113,14 +114,8 @@ func scheduled(ss []pgstore.Scheduled) []pipeline.ScheduledDelivery {
 // routes events fan out by.
 func destinations(cfg *configs.Config) ([]pipeline.Destination, []mapping.Route, error) {
 	reg := configs.Connectors()
-	names := make([]string, 0, len(cfg.Destinations))
-	for n := range cfg.Destinations {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	var dests []pipeline.Destination
-	var routes []mapping.Route
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Destinations)) {
 		dc := cfg.Destinations[name]
 		kind, ok := reg.Kind(dc.Connector)
 		if !ok {
@@ -131,9 +126,22 @@ func destinations(cfg *configs.Config) ([]pipeline.Destination, []mapping.Route,
 			return nil, nil, fmt.Errorf("destination %s: %w", name, err)
 		}
 		dests = append(dests, pipeline.Destination{Name: name, Conn: conn, Cfg: dc.Delivery, MaxBatch: kind.MaxBatch})
-		routes = append(routes, mapping.Route{Destination: name, Subscription: dc.Subscribe, NeedsContact: kind.NeedsContact})
 	}
-	return dests, routes, nil
+	return dests, routes(cfg), nil
+}
+
+// routes are what events fan out to deliveries by: every process that
+// writes events (serve, rules apply) queues the same deliveries.
+func routes(cfg *configs.Config) []mapping.Route {
+	reg := configs.Connectors()
+	var out []mapping.Route
+	for _, name := range slices.Sorted(maps.Keys(cfg.Destinations)) {
+		dc := cfg.Destinations[name]
+		kind, _ := reg.Kind(dc.Connector) // validated at load
+		out = append(out, mapping.Route{Destination: name, Subscription: dc.Subscribe,
+			NeedsContact: kind.NeedsContact, ErasesByContact: kind.ErasesByContact})
+	}
+	return out
 }
 
 // rescoreAdapter lets the PostgreSQL store satisfy the sweeper's port

@@ -16,7 +16,7 @@ import (
 )
 
 // Kind is the hubspot connector kind; New takes a Config or *Config.
-var Kind = connectors.Kind{Name: "hubspot", MaxBatch: maxInputs, NeedsContact: true, New: newConnector}
+var Kind = connectors.Kind{Name: "hubspot", MaxBatch: maxInputs, NeedsContact: true, ErasesByContact: true, New: newConnector}
 
 func newConnector(cfg any) (connectors.Connector, error) {
 	switch c := cfg.(type) {

@@ -61,14 +61,32 @@ func (c Config) Validate() []error {
 		errs = append(errs, fmt.Errorf("secrets: one secret must have no until (the current one)"))
 	}
 	for k := range c.Headers {
-		if strings.ContainsAny(k, " :\r\n") || strings.HasPrefix(strings.ToLower(k), "webhook-") {
-			errs = append(errs, fmt.Errorf("headers.%s: not a header name CycleHub may set", k))
+		if !ownHeader(k) {
+			continue
 		}
+		errs = append(errs, fmt.Errorf("headers.%s: not a header CycleHub lets you set (it sets webhook-*, ce-*, Content-Type, Idempotency-Key, User-Agent, Host itself)", k))
 	}
 	for _, e := range c.HTTP.Validate() {
 		errs = append(errs, fmt.Errorf("http.%w", e))
 	}
 	return errs
+}
+
+// ownHeader reports whether a header name is CycleHub's to set (or not a
+// valid name at all).
+func ownHeader(k string) bool {
+	l := strings.ToLower(k)
+	switch {
+	case k == "" || strings.ContainsAny(k, " :\r\n\t"):
+		return true
+	case strings.HasPrefix(l, "webhook-"), strings.HasPrefix(l, "ce-"):
+		return true
+	}
+	switch l {
+	case "content-type", "content-length", "idempotency-key", "user-agent", "host", "transfer-encoding", "connection":
+		return true
+	}
+	return false
 }
 
 // key decodes a whsec_ secret.

@@ -43,6 +43,9 @@ type API struct {
 	// OnDeliveryReplay, when set, is called after deliveries are queued
 	// again (the delivery engine's wake-up).
 	OnDeliveryReplay func()
+	// Destinations are the configured destinations' names (a bulk replay
+	// names one of them).
+	Destinations []string
 	// SuppressionKey keys the suppression list (the pipeline's key).
 	SuppressionKey []byte
 	// Now is the clock (time.Now unless set).

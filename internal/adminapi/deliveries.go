@@ -77,6 +77,10 @@ func (a *API) replayDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_destination", "destination is required")
 		return
 	}
+	if !slices.Contains(a.Destinations, req.Destination) {
+		writeError(w, http.StatusNotFound, "unknown_destination", "no destination "+strconv.Quote(req.Destination)+" is configured")
+		return
+	}
 	if req.Status == "" {
 		req.Status = "dead"
 	}

@@ -57,7 +57,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, dest string, ids []int64, l
 		WHERE d.id = ANY($2) AND d.destination = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()
 		  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.destination = d.destination AND e.customer_id = d.customer_id
 		                  AND e.id < d.id AND e.status IN ('pending', 'delivering'))
-		RETURNING d.id, d.event_id::text, d.customer_id::text, d.event_type, d.created_at, d.payload, d.contact, d.attempts`,
+		RETURNING d.id, d.event_id::text, d.customer_id::text, d.event_type, d.created_at, d.payload, d.contact, d.attempts, d.replays`,
 		dest, ids, lease.Seconds())
 	if err != nil {
 		return nil, nil, fmt.Errorf("claim deliveries of %s: %w", dest, err)
@@ -67,7 +67,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, dest string, ids []int64, l
 	for rows.Next() {
 		var r mapping.OutboxRecord
 		var contact []byte
-		if err := rows.Scan(&r.ID, &r.EventID, &r.CustomerID, &r.Type, &r.Time, &r.Payload, &contact, &r.Attempt); err != nil {
+		if err := rows.Scan(&r.ID, &r.EventID, &r.CustomerID, &r.Type, &r.Time, &r.Payload, &contact, &r.Attempt, &r.Replays); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("claim deliveries of %s: %w", dest, err)
 		}
@@ -151,6 +151,10 @@ func (s *Store) FinishDeliveries(ctx context.Context, outcomes []DeliveryOutcome
 			codes[i] = &c
 		}
 	}
+	// A cancelled attempt (its person erased meanwhile) leaves nothing.
+	if _, err := s.pool.Exec(ctx, `DELETE FROM deliveries WHERE id = ANY($1) AND cancelled`, ids); err != nil {
+		return fmt.Errorf("record %d delivery outcomes: %w", n, err)
+	}
 	_, err := s.pool.Exec(ctx, `
 		UPDATE deliveries d SET status = o.status, lease_until = NULL, last_error = o.err, last_status = o.code,
 		       next_attempt_at = coalesce(o.next, d.next_attempt_at),
@@ -167,6 +171,9 @@ func (s *Store) FinishDeliveries(ctx context.Context, outcomes []DeliveryOutcome
 // ReleaseExpiredLeases returns deliveries whose attempt outlived its lease
 // (the process died mid-delivery) to pending, due now; the attempt counts.
 func (s *Store) ReleaseExpiredLeases(ctx context.Context) (int64, error) {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM deliveries WHERE status = 'delivering' AND lease_until < now() AND cancelled`); err != nil {
+		return 0, fmt.Errorf("release expired delivery leases: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE deliveries SET status = 'pending', next_attempt_at = now(), lease_until = NULL,
 		       last_error = 'the attempt did not finish (the process stopped mid-delivery)'

@@ -67,7 +67,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, ids []int64, f DeliveryFil
 		status = "dead"
 	}
 	rows, err := tx.Query(ctx, `
-		UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), finished_at = NULL,
+		UPDATE deliveries SET status = 'pending', attempts = 0, replays = replays + 1, next_attempt_at = now(), finished_at = NULL,
 		       last_error = NULL, last_status = NULL
 		WHERE status = $1 AND ($2::bigint[] IS NULL OR cardinality($2::bigint[]) = 0 OR id = ANY($2))
 		  AND ($3 = '' OR destination = $3)
@@ -90,9 +90,14 @@ func (s *Store) ReplayDeliveries(ctx context.Context, ids []int64, f DeliveryFil
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("replay deliveries: %w", err)
 	}
-	dests := make([]string, 0, len(out))
+	// The destinations replayed to are enabled again; so is one named
+	// with nothing to replay (the operator says it is fixed).
+	dests := make([]string, 0, len(out)+1)
 	for d := range out {
 		dests = append(dests, d)
+	}
+	if f.Destination != "" {
+		dests = append(dests, f.Destination)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM destination_state WHERE destination = ANY($1)`, dests); err != nil {
 		return nil, fmt.Errorf("replay deliveries: %w", err)

@@ -211,10 +211,11 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 			return nil, fmt.Errorf("erase: %s: %w", table, err)
 		}
 	}
-	// Destinations subscribed to erasures (a CRM deleting the contact)
-	// get the person's identifiers one last time, captured now; every
-	// other undelivered delivery about them is dropped, and delivered ones
-	// keep no contact.
+	// Destinations that erase by contact (a CRM deleting it by email) get
+	// the person's identifiers one last time, captured now. Every other
+	// delivery about them is deleted (its payload is their data), but
+	// erasures still queued; one in flight is cancelled: deleted when its
+	// attempt ends, never retried, and the erasure waits behind it.
 	eff := &mapping.Effects{Contacts: map[string]*mapping.Contact{}}
 	crows, err := tx.Query(ctx, `SELECT `+customerColumns+` FROM customers c WHERE c.id = ANY($1::uuid[]) AND c.erased_at IS NULL`, cluster)
 	if err != nil {
@@ -230,8 +231,8 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 	}
 	crows.Close()
 	for _, q := range []string{
-		`DELETE FROM deliveries WHERE customer_id = ANY($1::uuid[]) AND status IN ('pending', 'delivering', 'dead')`,
-		`UPDATE deliveries SET contact = NULL WHERE customer_id = ANY($1::uuid[]) AND contact IS NOT NULL`,
+		`DELETE FROM deliveries WHERE customer_id = ANY($1::uuid[]) AND status <> 'delivering' AND event_type <> '` + mapping.TypeCustomerErased + `'`,
+		`UPDATE deliveries SET contact = NULL, payload = '', cancelled = true WHERE customer_id = ANY($1::uuid[]) AND status = 'delivering' AND event_type <> '` + mapping.TypeCustomerErased + `'`,
 	} {
 		if _, err := tx.Exec(ctx, q, cluster); err != nil {
 			return nil, fmt.Errorf("erase: deliveries: %w", err)

@@ -72,6 +72,18 @@ func (s *Store) PrunePublished(ctx context.Context, cutoff time.Time, limit int)
 	return tag.RowsAffected(), nil
 }
 
+// PruneDeliveries deletes up to limit deliveries delivered or dead-lettered
+// before cutoff, oldest first.
+func (s *Store) PruneDeliveries(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM deliveries WHERE id IN (
+		    SELECT id FROM deliveries WHERE status IN ('delivered', 'dead') AND finished_at < $1 ORDER BY id LIMIT $2)`, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("prune finished deliveries: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // OutboxLag returns the number of unpublished events and the age of the
 // oldest one.
 func (s *Store) OutboxLag(ctx context.Context) (count int64, oldest time.Duration, err error) {

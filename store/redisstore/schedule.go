@@ -24,8 +24,18 @@ func (c *Client) NewSchedule(keyPrefix string) *Schedule {
 	return &Schedule{c: c, prefix: keyPrefix + "cyclehub:deliveries:"}
 }
 
-// Add schedules deliveries (again) at their times.
+// Add schedules deliveries at their times (a scheduled one moves).
 func (s *Schedule) Add(ctx context.Context, dest string, ids []int64, at []time.Time) error {
+	return s.add(ctx, dest, ids, at, false)
+}
+
+// Fill schedules the deliveries not scheduled yet; one already scheduled
+// keeps its time (ZADD NX).
+func (s *Schedule) Fill(ctx context.Context, dest string, ids []int64, at []time.Time) error {
+	return s.add(ctx, dest, ids, at, true)
+}
+
+func (s *Schedule) add(ctx context.Context, dest string, ids []int64, at []time.Time, onlyNew bool) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -35,7 +45,13 @@ func (s *Schedule) Add(ctx context.Context, dest string, ids []int64, at []time.
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.c.timeout)
 	defer cancel()
-	if err := s.c.rdb.ZAdd(ctx, s.prefix+dest, members...).Err(); err != nil {
+	var err error
+	if onlyNew {
+		err = s.c.rdb.ZAddNX(ctx, s.prefix+dest, members...).Err()
+	} else {
+		err = s.c.rdb.ZAdd(ctx, s.prefix+dest, members...).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("schedule deliveries: %w", err)
 	}
 	return nil

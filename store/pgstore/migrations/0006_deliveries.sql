@@ -16,8 +16,14 @@ CREATE TABLE deliveries (
     -- pending → delivering (claimed, lease_until) → delivered | dead
     status          text        NOT NULL DEFAULT 'pending',
     attempts        integer     NOT NULL DEFAULT 0,
+    -- times an operator replayed it (a replay of a delivered one is sent
+    -- again, with the same idempotency key)
+    replays         integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     lease_until     timestamptz,
+    -- the person was erased while this attempt was in flight: the row is
+    -- deleted when the attempt ends, whatever its outcome
+    cancelled       boolean     NOT NULL DEFAULT false,
     last_error      text,
     last_status     integer,
     created_at      timestamptz NOT NULL DEFAULT now(),
