@@ -175,10 +175,27 @@ func Load(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
 	model, rerr := cfg.ReloadRules()
 	collect("rules_dir", rerr)
 	cfg.Rules = model
+	if model != nil {
+		errs = append(errs, cfg.checkStages(model)...)
+	}
 	if err := errs.sorted().Err(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// checkStages reports the destinations' subscribed stages that are not on
+// the rules' ladder (a typo would match nothing, silently).
+func (c *Config) checkStages(m *mapping.Model) Errors {
+	var errs Errors
+	for _, name := range sortedNames(c.Destinations) {
+		for i, st := range c.Destinations[name].Subscribe.Stages {
+			if !m.HasStage(st) {
+				errs.Add(fmt.Sprintf("destinations.%s.subscribe.stages[%d]", name, i), "%q is not on the rules' stage ladder", st)
+			}
+		}
+	}
+	return errs
 }
 
 // ReloadMappings reads the mappings directory again (SIGHUP) and checks
@@ -353,11 +370,6 @@ func (c *Config) Validate() Errors {
 			errs.Add("destinations."+name, "a destination name is letters, digits, _ and - (it names its deliveries and metrics)")
 		}
 		section("destinations."+name, c.Destinations[name].validate(reg))
-		for i, st := range c.Destinations[name].Subscribe.Stages {
-			if c.Rules != nil && !c.Rules.HasStage(st) {
-				errs.Add(fmt.Sprintf("destinations.%s.subscribe.stages[%d]", name, i), "%q is not on the rules' stage ladder", st)
-			}
-		}
 	}
 	if _, err := logrus.ParseLevel(c.Log.Level); err != nil {
 		errs.Add("log.level", "must be one of trace, debug, info, warn, error; got %q", c.Log.Level)

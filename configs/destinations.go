@@ -80,13 +80,19 @@ func (c DestinationConfig) validate(reg *connectors.Registry) []error {
 		add("%s: the %s connector's settings are required", c.Connector, c.Connector)
 	}
 	var block []error
+	var httpCfg *connectors.HTTPConfig
 	switch {
 	case c.Connector == "webhook" && c.Webhook != nil:
-		block = c.Webhook.Validate()
+		block, httpCfg = c.Webhook.Validate(), &c.Webhook.HTTP
 	case c.Connector == "slack" && c.Slack != nil:
-		block = c.Slack.Validate()
+		block, httpCfg = c.Slack.Validate(), &c.Slack.HTTP
 	case c.Connector == "hubspot" && c.HubSpot != nil:
-		block = c.HubSpot.Validate()
+		block, httpCfg = c.HubSpot.Validate(), &c.HubSpot.HTTP
+	}
+	// An attempt outliving its lease would be claimed again while the
+	// first one may still succeed: sent twice.
+	if httpCfg != nil && c.Delivery.Lease <= httpCfg.Timeout {
+		add("delivery.lease: must be longer than %s.http.timeout (%s), got %s", c.Connector, httpCfg.Timeout, c.Delivery.Lease)
 	}
 	for _, e := range block {
 		add("%s.%v", c.Connector, e)

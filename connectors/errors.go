@@ -52,14 +52,24 @@ func (e *PermanentError) HTTPStatus() int { return e.Status }
 
 // Retryable classifies err as worth retrying, after the hint (0: none).
 func Retryable(err error, after time.Duration) error {
-	return &RetryableError{Err: err, After: after}
+	return &RetryableError{Err: err, After: after, Status: statusOf(err)}
 }
 
 // Permanent classifies err as final.
-func Permanent(err error) error { return &PermanentError{Err: err} }
+func Permanent(err error) error { return &PermanentError{Err: err, Status: statusOf(err)} }
 
 // Gone classifies err as the destination being gone for good.
-func Gone(err error) error { return &PermanentError{Err: err, gone: true} }
+func Gone(err error) error { return &PermanentError{Err: err, Status: statusOf(err), gone: true} }
+
+// statusOf is the HTTP status err already carries (0: none), kept when a
+// connector reclassifies an answer.
+func statusOf(err error) int {
+	var s interface{ HTTPStatus() int }
+	if errors.As(err, &s) {
+		return s.HTTPStatus()
+	}
+	return 0
+}
 
 // Outcome is how the delivery engine reads an error.
 type Outcome int

@@ -69,7 +69,10 @@ func NewHTTPClient(cfg HTTPConfig) *resty.Client {
 	hc.CheckRedirect = noRedirect
 	return resty.NewWithClient(hc).
 		SetRetryCount(0).
-		SetRedirectPolicy(resty.NoRedirectPolicy()).
+		// resty's policy replaces hc.CheckRedirect: it must hand the 3xx
+		// over too (NoRedirectPolicy fails the call instead, which reads
+		// as retryable, without the status).
+		SetRedirectPolicy(resty.RedirectPolicyFunc(noRedirect)).
 		SetHeader("User-Agent", "CycleHub/1 (+https://github.com/cyclehub/cyclehub)").
 		SetDisableWarn(true)
 }
@@ -136,17 +139,25 @@ func snippet(body []byte) string {
 	return ": " + s
 }
 
+// maxRetryAfter caps a Retry-After: a longer wait, or one too long for a
+// time.Duration, reads as this (the pipeline bounds it further).
+const maxRetryAfter = 365 * 24 * time.Hour
+
 // RetryAfter reads a Retry-After value: delay-seconds or an HTTP date
-// (0 when absent or unreadable).
+// (0 when absent or unreadable), at most maxRetryAfter.
 func RetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+	// delay-seconds is 1*DIGIT: no sign; too many digits is a long wait.
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || n > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		return time.Duration(n) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

@@ -450,7 +450,11 @@ func (r *destRunner) outcome(ctx context.Context, rec mapping.OutboxRecord, err 
 	case errors.As(err, &gone) && gone.Gone():
 		o.Status = "dead"
 		if r.gone.CompareAndSwap(goneNone, goneDisabling) {
-			reason := fmt.Sprintf("the destination said it is gone (HTTP %d) at %s: %s", o.HTTPStatus, now.UTC().Format(time.RFC3339), err)
+			said := "the destination said it is gone"
+			if o.HTTPStatus != 0 {
+				said += fmt.Sprintf(" (HTTP %d)", o.HTTPStatus)
+			}
+			reason := fmt.Sprintf("%s at %s: %s", said, now.UTC().Format(time.RFC3339), err)
 			if derr := r.d.store.DisableDestination(ctx, r.dest.Name, reason, now); derr != nil {
 				r.log.WithError(derr).Error("cannot disable a gone destination")
 			} else {

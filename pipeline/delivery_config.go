@@ -70,7 +70,10 @@ func (c DeliveryConfig) Validate() []error {
 	if c.MaxAge < time.Minute {
 		add("max_age: must be at least 1m, got %s", c.MaxAge)
 	}
-	if c.RetryAfterMin < 0 || c.RetryAfterMax < c.RetryAfterMin {
+	if c.RetryAfterMin < 0 {
+		add("retry_after_min: must not be negative, got %s", c.RetryAfterMin)
+	}
+	if c.RetryAfterMax < c.RetryAfterMin {
 		add("retry_after_max: must be at least retry_after_min (%s), got %s", c.RetryAfterMin, c.RetryAfterMax)
 	}
 	if c.BreakerFailures < 1 {
@@ -88,11 +91,11 @@ func (c DeliveryConfig) Validate() []error {
 // backoff is how long attempt n (from 1) waits before the next: full
 // jitter over an exponential bound.
 func (c DeliveryConfig) backoff(attempt int, rnd func() float64) time.Duration {
-	bound := c.BackoffMax
-	if attempt-1 < 40 {
-		if b := c.BackoffBase << (attempt - 1); b > 0 && b < bound {
-			bound = b
-		}
+	// Each step doubles the bound up to BackoffMax, never past it, so it
+	// cannot overflow; an attempt below 1 waits like the first.
+	bound := min(c.BackoffBase, c.BackoffMax)
+	for n := 1; n < attempt && bound > 0 && bound < c.BackoffMax; n++ {
+		bound += min(bound, c.BackoffMax-bound)
 	}
 	return time.Duration(rnd() * float64(bound))
 }

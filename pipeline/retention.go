@@ -99,8 +99,13 @@ func (r *Retention) Run(ctx context.Context) error {
 func (r *Retention) PurgeOnce(ctx context.Context) (int64, error) {
 	total, err := r.inBatches(ctx, r.purger.PurgeRawPayloads, r.now().Add(-r.cfg.RawPayloads), r.OnPurge)
 	if r.cfg.Deliveries > 0 {
-		_, derr := r.inBatches(ctx, r.purger.PruneDeliveries, r.now().Add(-r.cfg.Deliveries), nil)
-		err = errors.Join(err, derr)
+		n, derr := r.inBatches(ctx, r.purger.PruneDeliveries, r.now().Add(-r.cfg.Deliveries), nil)
+		switch {
+		case derr != nil && ctx.Err() == nil:
+			r.log.WithError(derr).Warn("finished deliveries prune failed; will retry")
+		case n > 0:
+			r.log.WithField("deleted", n).Info("finished deliveries past retention pruned")
+		}
 	}
 	if r.KeepPublished <= 0 {
 		return total, err

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/go-resty/resty/v2"
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/cyclehub/cyclehub/connectors"
 	"github.com/cyclehub/cyclehub/mapping"
@@ -41,12 +40,9 @@ const what = "slack post"
 // Sink posts one Slack message per outbox record. It is safe for
 // concurrent use.
 type Sink struct {
-	url  string
-	hide []string // forms of url redacted from errors
-	http *resty.Client
-	// inner is go-retryablehttp's client inside the transport: it holds
-	// the connections (the transport has no CloseIdleConnections).
-	inner     *http.Client
+	url       string
+	hide      []string // forms of url redacted from errors
+	http      *resty.Client
 	templates templates
 }
 
@@ -65,17 +61,6 @@ func New(cfg Config) (*Sink, error) {
 	s := &Sink{url: cfg.URL.Reveal(), hide: secretsOf(cfg.URL.Reveal()), http: connectors.NewHTTPClient(cfg.HTTP), templates: ts}
 	// Slack answers a few bytes ("ok", "no_service").
 	s.http.SetResponseBodyLimit(64 << 10)
-	// A webhook never redirects; following one would turn the POST into
-	// a GET whose 200 would count as delivered. Both clients follow
-	// redirects by default: go-retryablehttp's own (inside the
-	// transport) and the outer one (which would follow the 3xx the inner
-	// one hands back).
-	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	s.http.GetClient().CheckRedirect = noRedirect
-	if rt, ok := s.http.GetClient().Transport.(*retryablehttp.RoundTripper); ok && rt.Client != nil && rt.Client.HTTPClient != nil {
-		rt.Client.HTTPClient.CheckRedirect = noRedirect
-		s.inner = rt.Client.HTTPClient
-	}
 	return s, nil
 }
 
@@ -85,10 +70,7 @@ func (s *Sink) Connect(context.Context) error { return nil }
 
 // Close releases idle connections.
 func (s *Sink) Close(context.Context) error {
-	s.http.GetClient().CloseIdleConnections()
-	if s.inner != nil {
-		s.inner.CloseIdleConnections()
-	}
+	connectors.CloseIdleConnections(s.http)
 	return nil
 }
 

@@ -64,7 +64,7 @@ func (c Config) Validate() []error {
 		if !ownHeader(k) {
 			continue
 		}
-		errs = append(errs, fmt.Errorf("headers.%s: not a header CycleHub lets you set (it sets webhook-*, ce-*, Content-Type, Idempotency-Key, User-Agent, Host itself)", k))
+		errs = append(errs, fmt.Errorf("headers.%s: not a header CycleHub lets you set (it sets webhook-*, ce-*, Content-Type, Content-Length, Idempotency-Key, User-Agent, Host, Transfer-Encoding and Connection itself)", k))
 	}
 	for _, e := range c.HTTP.Validate() {
 		errs = append(errs, fmt.Errorf("http.%w", e))

@@ -79,3 +79,29 @@ func TestPublishedEventsArePrunedFromTheOutbox(t *testing.T) {
 		t.Fatalf("%d events left, want 3 (one just published, two unpublished)", left)
 	}
 }
+
+// Finished deliveries (delivered or dead) are pruned after their
+// retention; open ones (pending, in flight) are kept whatever their age.
+func TestFinishedDeliveriesArePrunedAfterTheirRetention(t *testing.T) {
+	st, url := pgtest.Open(t)
+	ctx := context.Background()
+	for _, row := range []struct{ status, finished string }{
+		{"delivered", "now() - interval '40 days'"}, {"dead", "now() - interval '31 days'"},
+		{"delivered", "now() - interval '1 day'"}, {"dead", "now()"},
+		{"pending", "NULL"}, {"delivering", "NULL"},
+	} {
+		count(t, url, `WITH i AS (
+			INSERT INTO deliveries (destination, event_id, customer_id, event_type, payload, status, created_at, finished_at)
+			VALUES ('hook', gen_random_uuid(), gen_random_uuid(), 't', '\x7b7d', '`+row.status+`', now() - interval '60 days', `+row.finished+`)
+			RETURNING 1) SELECT count(*) FROM i`)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	r := pipeline.NewRetention(pipeline.DefaultRetentionConfig(), st, logrus.NewEntry(log), time.Now)
+	if _, err := r.PurgeOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := count(t, url, `SELECT count(*) FROM deliveries`); left != 4 {
+		t.Fatalf("%d deliveries left, want 4 (two finished recently, two open)", left)
+	}
+}
