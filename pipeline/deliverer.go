@@ -110,7 +110,7 @@ func NewDeliverer(dests []Destination, store DeliveryStore, sched DeliverySchedu
 	for _, dest := range dests {
 		r := &destRunner{d: d, dest: dest, log: log.WithField("destination", dest.Name),
 			breaker: breaker.New(dest.Cfg.BreakerFailures, dest.Cfg.BreakerCooldown),
-			sem:     make(chan struct{}, dest.Cfg.Concurrency), wake: make(chan struct{}, 1)}
+			sem:     make(chan struct{}, dest.Cfg.Concurrency), wake: make(chan struct{}, 1), filled: make(chan struct{}, 1)}
 		r.batch = dest.MaxBatch
 		if dest.Cfg.BatchSize > 0 {
 			r.batch = min(dest.Cfg.BatchSize, dest.MaxBatch)
@@ -173,7 +173,10 @@ type destRunner struct {
 	limiter *rate.Limiter
 	sem     chan struct{}
 	wake    chan struct{}
-	batch   int
+	// filled tells dispatch the schedule was just filled (no need to wait
+	// for its next look).
+	filled chan struct{}
+	batch  int
 	// inflight counts attempts running, so dispatch waits for them at
 	// shutdown.
 	inflight sync.WaitGroup
@@ -230,6 +233,11 @@ func (r *destRunner) feed(ctx context.Context) {
 		}
 		if err := r.schedule(ctx, dueBy); err != nil && ctx.Err() == nil {
 			r.log.WithError(err).Warn("cannot fill the delivery schedule")
+		} else {
+			select {
+			case r.filled <- struct{}{}:
+			default:
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -293,7 +301,11 @@ func (r *destRunner) dispatch(ctx context.Context) {
 			continue
 		}
 		if !worked {
-			sleep(ctx, 50*time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-r.filled:
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 }

@@ -91,8 +91,8 @@ func TestALostOutcomeIsNotSentAgain(t *testing.T) {
 		arrived <- struct{}{}
 		<-answer
 	})
-	dest := webhookDestination(rc.URL, 20*time.Second)
-	dest.Delivery.Lease = 2 * time.Second
+	dest := webhookDestination(rc.URL, 4*time.Second)
+	dest.Delivery.Lease = 5 * time.Second
 	cfg.Destinations = map[string]configs.DestinationConfig{"sink": dest}
 	d := startDaemon(t, cfg)
 
@@ -137,7 +137,7 @@ func TestKillingTheDaemonMidDeliveryNeverResendsARecordedSuccess(t *testing.T) {
 	dests := fmt.Sprintf(`destinations:
   sink:
     connector: webhook
-    webhook: {url: %q, secrets: [{secret: %s}], http: {timeout: 5s, retries: 0}}
+    webhook: {url: %q, secrets: [{secret: %s}], http: {timeout: 1s, retries: 0}}
     subscribe: {types: [created]}
     delivery: {concurrency: 4, backoff_base: 50ms, backoff_max: 200ms, lease: 2s}
 `, rc.URL, destSecret)
