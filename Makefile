@@ -11,7 +11,7 @@ CONFIG   ?= configs/cyclehub.yaml
 # CYCLEHUB_PG_BINDIR into a recipe's shell.
 LOAD_ENV := eval "$$($(DEVSTACK) env)"
 
-.PHONY: up down status env build run test bench vet check-config fmt
+.PHONY: up down status env build run test bench fuzz vet check-config fmt
 
 up:
 	$(DEVSTACK) up
@@ -36,7 +36,8 @@ run: up build
 test: up
 	$(LOAD_ENV); \
 	$(GO) vet ./...; \
-	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...; \
+	FUZZTIME=2s scripts/fuzz.sh
 
 # Speed is shown by benchmarks, never asserted by tests: mapping and rule
 # evaluation per event, and store-backed work (a full sweep) on the local
@@ -45,6 +46,13 @@ BENCH ?= .
 bench: up
 	$(LOAD_ENV); \
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 ./...
+
+# Every fuzz target (verifiers, body parsers, mapping engine, config
+# loading) for FUZZTIME each; make test runs a 2s pass. FUZZ narrows the
+# targets (a regexp).
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' scripts/fuzz.sh
 
 vet:
 	$(GO) vet ./...
