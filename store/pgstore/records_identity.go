@@ -164,23 +164,49 @@ func (b *Batch) Suppressed(ctx context.Context, hashes [][]byte) (map[string]boo
 
 // writeStageMoves closes each customer's open stint and opens the next.
 func writeStageMoves(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
-	for _, m := range e.StageMoves {
-		if _, err := tx.Exec(ctx, `UPDATE stage_history SET exited_at = $2 WHERE customer_id = $1 AND exited_at IS NULL`,
-			m.CustomerID, m.At); err != nil {
-			return err
+	n := len(e.StageMoves)
+	if n == 0 {
+		return nil
+	}
+	// A customer's moves are in order: each one's row is closed by the
+	// next one of the same customer; the first closes the open row.
+	exited := make([]*time.Time, n)
+	last := map[string]int{}
+	var firstIDs []string
+	var firstAt []time.Time
+	for i, m := range e.StageMoves {
+		if j, ok := last[m.CustomerID]; ok {
+			at := m.At
+			exited[j] = &at
+		} else {
+			firstIDs, firstAt = append(firstIDs, m.CustomerID), append(firstAt, m.At)
 		}
-		var req *string
+		last[m.CustomerID] = i
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE stage_history h SET exited_at = f.at
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS f(id, at)
+		WHERE h.customer_id = f.id AND h.exited_at IS NULL`, firstIDs, firstAt); err != nil {
+		return err
+	}
+	ids, stages, rules, reasons, dirs, triggers, models := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	entered := make([]time.Time, n)
+	reqs := make([]*string, n)
+	for i, m := range e.StageMoves {
+		ids[i], stages[i], entered[i], rules[i], reasons[i] = m.CustomerID, m.To, m.At, m.Rule, m.Reason
+		dirs[i], triggers[i], models[i] = m.Direction, m.Trigger, m.Model
 		if m.RequestID != "" {
-			req = &m.RequestID
-		}
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO stage_history (customer_id, stage, entered_at, rule_id, reason, direction, request_id, trigger, model)
-			VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7::uuid, NULLIF($8, ''), NULLIF($9, ''))`,
-			m.CustomerID, m.To, m.At, m.Rule, m.Reason, m.Direction, req, m.Trigger, m.Model); err != nil {
-			return err
+			reqs[i] = &m.RequestID
 		}
 	}
-	return nil
+	_, err := tx.Exec(ctx, `
+		INSERT INTO stage_history (customer_id, stage, entered_at, exited_at, rule_id, reason, direction, request_id, trigger, model)
+		SELECT c, s, en, ex, NULLIF(r, ''), NULLIF(re, ''), d, q, NULLIF(tr, ''), NULLIF(mo, '')
+		FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+		            $8::uuid[], $9::text[], $10::text[]) WITH ORDINALITY AS x(c, s, en, ex, r, re, d, q, tr, mo, o)
+		ORDER BY o`, ids, stages, entered, exited, rules, reasons, dirs, reqs, triggers, models)
+	return err
 }
 
 // writeReferrals links referred customers to their referrer (the first
