@@ -99,8 +99,9 @@ func writeConsent(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 // writeTickets upserts tickets: a later event updates what it says and
 // moves the ticket to its customer (a requester change).
 func writeTickets(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	var batch pgx.Batch
 	for _, t := range e.Tickets {
-		if _, err := tx.Exec(ctx, `
+		batch.Queue(`
 			INSERT INTO tickets (customer_id, source, ticket_id, subject, status, priority, channel, url, opened_at, updated_at)
 			VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, $9)
 			ON CONFLICT (source, ticket_id) DO UPDATE SET
@@ -112,18 +113,26 @@ func writeTickets(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 			     url      = coalesce(tickets.url, EXCLUDED.url),
 			     opened_at = least(tickets.opened_at, EXCLUDED.opened_at),
 			     updated_at = greatest(tickets.updated_at, EXCLUDED.updated_at)`,
-			t.CustomerID, t.Source, t.TicketID, t.Subject, t.Status, t.Priority, t.Channel, t.URL, t.At); err != nil {
-			return err
-		}
+			t.CustomerID, t.Source, t.TicketID, t.Subject, t.Status, t.Priority, t.Channel, t.URL, t.At)
 	}
-	return nil
+	return sendInOrder(ctx, tx, &batch)
+}
+
+// sendInOrder runs queued statements in one round trip, in order (a
+// multi-row upsert cannot touch one row twice; these may).
+func sendInOrder(ctx context.Context, tx pgx.Tx, batch *pgx.Batch) error {
+	if batch.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, batch).Close()
 }
 
 // writeResponses upserts survey responses: a later event of the same
 // response (Delighted's comment added) updates it.
 func writeResponses(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
+	var batch pgx.Batch
 	for _, r := range e.Responses {
-		if _, err := tx.Exec(ctx, `
+		batch.Queue(`
 			INSERT INTO survey_responses (customer_id, source, response_id, kind, score, category, comment, answered_at)
 			VALUES ($1, $2, $3, $4, NULLIF($5, '')::numeric, NULLIF($6, ''), NULLIF($7, ''), $8)
 			ON CONFLICT (source, response_id) DO UPDATE SET
@@ -134,11 +143,9 @@ func writeResponses(ctx context.Context, tx pgx.Tx, e *mapping.Effects) error {
 			     category = coalesce(EXCLUDED.category, survey_responses.category),
 			     comment = coalesce(EXCLUDED.comment, survey_responses.comment),
 			     answered_at = least(survey_responses.answered_at, EXCLUDED.answered_at)`,
-			r.CustomerID, r.Source, r.ResponseID, r.Kind, r.Score, r.Category, r.Comment, r.At); err != nil {
-			return err
-		}
+			r.CustomerID, r.Source, r.ResponseID, r.Kind, r.Score, r.Category, r.Comment, r.At)
 	}
-	return nil
+	return sendInOrder(ctx, tx, &batch)
 }
 
 // Suppressed returns which hashes are on the suppression list.
