@@ -11,7 +11,7 @@ CONFIG   ?= configs/cyclehub.yaml
 # CYCLEHUB_PG_BINDIR into a recipe's shell.
 LOAD_ENV := eval "$$($(DEVSTACK) env)"
 
-.PHONY: up down status env build run test bench fuzz vet check-config fmt
+.PHONY: up down status env build run test bench bench-load fuzz vet check-config fmt
 
 up:
 	$(DEVSTACK) up
@@ -46,6 +46,14 @@ BENCH ?= .
 bench: up
 	$(LOAD_ENV); \
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 ./...
+
+# Load test against a running daemon (`make run` in another shell, or
+# LOAD_ARGS='--url http://…'): signed webhooks from the dev config's
+# providers, then the loss check. Exits 1 on any lost or duplicated request.
+LOAD_ARGS ?= --concurrency 64 --duration 10s
+bench-load: up
+	$(LOAD_ENV); \
+	$(GO) run ./cmd/cyclehub-load --config $(CONFIG) $(LOAD_ARGS)
 
 # Every fuzz target (verifiers, body parsers, mapping engine, config
 # loading) for FUZZTIME each; make test runs a 2s pass. FUZZ narrows the
