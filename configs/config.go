@@ -131,7 +131,7 @@ const (
 	EnvKafkaBrokers = "CYCLEHUB_KAFKA_BROKERS"
 	EnvHTTPAddr     = "CYCLEHUB_HTTP_ADDR"
 	EnvOpsAddr      = "CYCLEHUB_OPS_ADDR"
-	EnvAdminToken   = "CYCLEHUB_ADMIN_TOKEN"
+	EnvAdminToken   = "CYCLEHUB_ADMIN_TOKEN" // #nosec G101 -- the name of an environment variable, not a credential
 	// EnvSuppressionKey overrides privacy.suppression_key.
 	EnvSuppressionKey = "CYCLEHUB_SUPPRESSION_KEY"
 )

@@ -215,3 +215,69 @@ sources:
 		}
 	}
 }
+
+func TestSourceRateLimits(t *testing.T) {
+	const base = "admin: {token: file-token-0123456789}\nprivacy: {suppression_key: file-key-0123456789}\nsources:\n"
+	tests := []struct {
+		name    string
+		sources string
+		want    map[string]*webhooks.RateLimit // when the config is valid
+		errs    []string                       // every error, when it is not
+	}{
+		{
+			name:    "a source without a rate limit has none",
+			sources: "  form: {provider: form}\n",
+			want:    map[string]*webhooks.RateLimit{"form": nil},
+		},
+		{
+			name:    "a source's rate limit is read with both keys",
+			sources: "  form: {provider: form, rate_limit: {rps: 200, burst: 400}}\n  slow: {provider: form, rate_limit: {rps: 0.5, burst: 1}}\n",
+			want:    map[string]*webhooks.RateLimit{"form": {RPS: 200, Burst: 400}, "slow": {RPS: 0.5, Burst: 1}},
+		},
+		{
+			name: "every problem of every source's limit is reported at once, with its path",
+			sources: "  a: {provider: form, rate_limit: {rps: 0, burst: 0}}\n" +
+				"  b: {provider: form, rate_limit: {rsp: 5, burst: 5}}\n" +
+				"  c: {provider: form, rate_limit: {rps: fast, burst: 2.5}}\n" +
+				"  d: {provider: form, rate_limit: 100}\n",
+			errs: []string{
+				"sources.a.rate_limit.burst: must be at least 1 (the requests accepted at once), got 0",
+				"sources.a.rate_limit.rps: must be a positive number of requests per second, got 0",
+				"sources.b.rate_limit.rps: must be a positive number of requests per second, got 0",
+				"sources.c.rate_limit.burst: must be at least 1 (the requests accepted at once), got 0",
+				"sources.c.rate_limit.rps: must be a positive number of requests per second, got 0",
+				"sources.d.rate_limit.burst: must be at least 1 (the requests accepted at once), got 0",
+				"sources.d.rate_limit.rps: must be a positive number of requests per second, got 0",
+				`sources.b.rate_limit: unknown field "rsp" (line 5)`,
+				`sources.c.rate_limit.burst: cannot parse "2.5" as integer (line 6)`,
+				`sources.c.rate_limit.rps: cannot parse "fast" as number (line 6)`,
+				`sources.d.rate_limit: expected a mapping, got "100" (line 7)`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(base+tt.sources), env(nil))
+			if tt.errs != nil {
+				var errs Errors
+				if !errors.As(err, &errs) {
+					t.Fatalf("err = %v, want Errors", err)
+				}
+				got := strings.Split(err.Error(), "\n")
+				if strings.Join(got, "\n") != strings.Join(tt.errs, "\n") {
+					t.Fatalf("errors:\n%s\nwant:\n%s", err, strings.Join(tt.errs, "\n"))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range tt.want {
+				got := cfg.Sources[name].RateLimit
+				if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+					t.Errorf("sources.%s.rate_limit = %+v, want %+v", name, got, want)
+				}
+			}
+		})
+	}
+}

@@ -71,6 +71,12 @@ func FuzzDeclarativeMappingsNeverPanic(f *testing.F) {
 			fetched[next.Record][next.Name] = doc
 		}
 		evs, err := spec.MapFetched(d, "US", fetched)
+		if err != nil {
+			if len(evs) > 0 {
+				t.Fatalf("events along with an error: %v", err)
+			}
+			return
+		}
 		for _, ev := range evs {
 			if len(ev.Identities) == 0 {
 				t.Fatal("an event without an identity")

@@ -284,7 +284,9 @@ func (r *destRunner) dispatch(ctx context.Context) {
 			reason, err := r.d.store.DestinationDisabled(ctx, r.dest.Name)
 			if err == nil {
 				if reason != "" && disabled == "" && gone == goneNone {
-					r.log.WithField("reason", reason).Error("destination disabled: its deliveries wait for a replay")
+					// Not the reason itself: it quotes the destination's
+					// answer, which may echo a credential or a person's data.
+					r.log.Error("destination disabled: its deliveries wait for a replay (the reason is in /readyz)")
 				}
 				disabled, disabledChecked = reason, time.Now()
 				r.gone.CompareAndSwap(goneDisabled, goneNone)
@@ -470,7 +472,11 @@ func (r *destRunner) outcome(ctx context.Context, rec mapping.OutboxRecord, err 
 			if derr := r.d.store.DisableDestination(ctx, r.dest.Name, reason, now); derr != nil {
 				r.log.WithError(derr).Error("cannot disable a gone destination")
 			} else {
-				r.log.WithField("reason", reason).Error("destination gone: disabled until its dead letters are replayed")
+				// The reason quotes the destination's answer, which may echo
+				// a credential or a person's data: it goes to the store (and
+				// /readyz), never to the logs.
+				r.log.WithField("http_status", o.HTTPStatus).
+					Error("destination gone: disabled until its dead letters are replayed (the reason is in /readyz)")
 			}
 			r.gone.Store(goneDisabled)
 		}

@@ -153,7 +153,7 @@ type Relay struct {
 	// wake has one channel per range.
 	wake []chan struct{}
 	// held counts the ranges this relay leads; share is what it may lead.
-	held, share atomic.Int32
+	held, share atomic.Int64
 	// OnPublish, when set, observes every publish attempt.
 	OnPublish func(n int, took time.Duration, err error)
 	// OnLeading, when set, observes every range taken (true) or given up.
@@ -244,7 +244,7 @@ func (r *Relay) balance(ctx context.Context, member Lease, balanced chan<- struc
 		default:
 			share, warned = r.shareOf(members, leading, warned)
 		}
-		r.share.Store(int32(share))
+		r.share.Store(int64(share))
 		if first {
 			close(balanced)
 		}

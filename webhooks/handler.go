@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/time/rate"
 
 	"github.com/cyclehub/cyclehub/mapping"
 )
@@ -52,10 +53,15 @@ type Handler struct {
 	// sources is swapped whole when the mappings are reloaded.
 	sources atomic.Pointer[map[string]*source]
 	configs map[string]SourceConfig
-	inbox   Inbox
-	dedup   Dedup
-	log     *logrus.Entry
-	now     func() time.Time
+	// limiters are the sources' rate limits, by name (absent: none).
+	limiters map[string]*rate.Limiter
+	inbox    Inbox
+	dedup    Dedup
+	log      *logrus.Entry
+	now      func() time.Time
+	// clock drives the rate limits: always the wall clock in the daemon,
+	// whatever now says (tests sign recorded samples with a fixed now).
+	clock func() time.Time
 	// OnRequest, when set, observes every answered request. source is
 	// "_unknown" for unknown sources so labels stay bounded.
 	OnRequest func(source string, status int, took time.Duration)
@@ -66,7 +72,13 @@ type Handler struct {
 // then deduplicates).
 func NewHandler(cfg Config, sources map[string]SourceConfig, specs map[string]*mapping.Compiled, inbox Inbox,
 	dedup Dedup, log *logrus.Entry, now func() time.Time) *Handler {
-	h := &Handler{cfg: cfg, configs: sources, inbox: inbox, dedup: dedup, log: log, now: now}
+	h := &Handler{cfg: cfg, configs: sources, inbox: inbox, dedup: dedup, log: log, now: now, clock: time.Now,
+		limiters: map[string]*rate.Limiter{}}
+	for name, sc := range sources {
+		if lim := newLimiter(sc.RateLimit); lim != nil {
+			h.limiters[name] = lim
+		}
+	}
 	h.SetMappings(specs)
 	return h
 }
@@ -78,6 +90,7 @@ func (h *Handler) SetMappings(specs map[string]*mapping.Compiled) {
 	for name, sc := range h.configs {
 		src := newSource(name, sc)
 		src.spec = specs[sc.MappingName()]
+		src.limiter = h.limiters[name]
 		m[name] = src
 	}
 	h.sources.Store(&m)
@@ -106,12 +119,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // ingest answers one request and returns the status it sent. The checks
-// run in a fixed order: source, handshake, method, size, authenticity,
-// media type and form, test pings, duplicates, and only then the durable
-// write that earns the 2xx.
+// run in a fixed order: source, rate limit, handshake, method, size,
+// authenticity, media type and form, test pings, duplicates, and only
+// then the durable write that earns the 2xx.
 func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) int {
 	if src == nil {
 		return writeError(w, http.StatusNotFound, "unknown_source", "no source named "+quote(r.PathValue("source"))+" is configured")
+	}
+	// Before anything costs: no body is read, no signature computed.
+	if ok, wait := admit(src.limiter, h.clock()); !ok {
+		return tooManyRequests(w, src.name, wait)
 	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && src.provider.Handshake != nil {
 		rec := &statusRecorder{ResponseWriter: w}

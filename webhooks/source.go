@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/cyclehub/cyclehub/internal/secret"
 	"github.com/cyclehub/cyclehub/mapping"
 )
@@ -50,6 +52,9 @@ type SourceConfig struct {
 	// second Typeform form with other question refs gets a mapping of its
 	// own (provider: typeform) and a source that names it.
 	Mapping string `yaml:"mapping"`
+	// RateLimit, when set, caps the source's requests per replica (429
+	// past it); none by default (see RateLimit).
+	RateLimit *RateLimit `yaml:"rate_limit"`
 }
 
 // MappingName is the mapping the source uses: Mapping, or the provider's.
@@ -84,6 +89,9 @@ func (c SourceConfig) Validate(name string) []error {
 	if !c.Token.IsZero() && len(c.Token.Reveal()) < 16 {
 		errs = append(errs, errors.New("token: must be at least 16 characters"))
 	}
+	if c.RateLimit != nil {
+		errs = append(errs, c.RateLimit.Validate()...)
+	}
 	return errs
 }
 
@@ -97,6 +105,9 @@ type source struct {
 	spec *mapping.Compiled
 	// keep lists the headers stored with each request.
 	keep []string
+	// limiter is the source's token bucket; nil without a rate limit. It
+	// outlives mapping reloads (the Handler owns it).
+	limiter *rate.Limiter
 }
 
 // commonHeaders are kept for every source: enough to parse the body again

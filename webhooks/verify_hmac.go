@@ -2,7 +2,7 @@ package webhooks
 
 import (
 	"crypto/hmac"
-	"crypto/sha1"
+	"crypto/sha1" // #nosec G505 -- Intercom, Help Scout and SurveyMonkey sign with HMAC-SHA1; HMAC does not rest on SHA-1's collision resistance
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"

@@ -83,6 +83,16 @@ func startDaemon(t testing.TB, cfg *configs.Config) *daemon {
 // startDaemonAt runs the daemon with a clock (nil: the real one).
 func startDaemonAt(t testing.TB, cfg *configs.Config, now func() time.Time) *daemon {
 	t.Helper()
+	logger := logrus.New()
+	logger.SetOutput(testLogWriter{t})
+	logger.SetLevel(logrus.WarnLevel)
+	return startDaemonWith(t, cfg, now, logger)
+}
+
+// startDaemonWith runs the daemon with a clock (nil: the real one) and
+// its logger.
+func startDaemonWith(t testing.TB, cfg *configs.Config, now func() time.Time, logger *logrus.Logger) *daemon {
+	t.Helper()
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,9 +104,6 @@ func startDaemonAt(t testing.TB, cfg *configs.Config, now func() time.Time) *dae
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &daemon{t: t, cfg: cfg, cancel: cancel, done: make(chan error, 1), reloads: make(chan struct{})}
 	ready := make(chan struct{})
-	logger := logrus.New()
-	logger.SetOutput(testLogWriter{t})
-	logger.SetLevel(logrus.WarnLevel)
 	go func() {
 		d.done <- serve(ctx, cfg, logger, serveOptions{
 			httpListener: httpLn, opsListener: opsLn,

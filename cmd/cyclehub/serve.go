@@ -216,23 +216,15 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 			"ranges_led": relay.Leading(), "ranges": cfg.Relay.Ranges}, err
 	})
 
-	httpSrv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       cfg.HTTP.ReadTimeout,
-		WriteTimeout:      cfg.HTTP.WriteTimeout,
-		IdleTimeout:       cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
-		ErrorLog:          nil,
-	}
-	opsHTTP := &http.Server{Handler: opsSrv, ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := newIngestServer(cfg.HTTP, mux)
+	opsHTTP := newOpsServer(opsSrv)
 	httpLn, err := listen(opts.httpListener, cfg.HTTP.Addr)
 	if err != nil {
 		return err
 	}
 	opsLn, err := listen(opts.opsListener, cfg.Ops.Addr)
 	if err != nil {
-		httpLn.Close()
+		_ = httpLn.Close() // never served; the listen error is the one to report
 		return err
 	}
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -23,7 +24,7 @@ import (
 type config struct {
 	host       string
 	port       int
-	partitions int
+	partitions int32
 	seedTopics []string
 	dataDir    string
 	syncWrites bool
@@ -80,10 +81,10 @@ func parseFlags(args []string) (config, error) {
 		return config{}, fmt.Errorf("-addr %q: invalid port", *addr)
 	}
 
-	if *partitions < 1 {
-		return config{}, fmt.Errorf("-partitions must be at least 1, got %d", *partitions)
+	if *partitions < 1 || *partitions > math.MaxInt32 {
+		return config{}, fmt.Errorf("-partitions must be between 1 and %d (Kafka's int32), got %d", math.MaxInt32, *partitions)
 	}
-	cfg.partitions = *partitions
+	cfg.partitions = int32(*partitions)
 	for _, t := range strings.Split(*seed, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			cfg.seedTopics = append(cfg.seedTopics, t)
@@ -128,14 +129,14 @@ func run(cfg config) error {
 			return net.Listen(network, net.JoinHostPort(cfg.host, port))
 		}),
 		kfake.ClusterID("cyclehub-dev"),
-		kfake.DefaultNumPartitions(cfg.partitions),
+		kfake.DefaultNumPartitions(int(cfg.partitions)),
 		kfake.WithLogger(kfake.BasicLogger(os.Stderr, cfg.logLevel)),
 		// Deliberately no kfake.AllowAutoTopicCreation(): a produce to a
 		// topic that was not created fails, as with
 		// auto.create.topics.enable=false on a real cluster.
 	}
 	if len(cfg.seedTopics) > 0 {
-		opts = append(opts, kfake.SeedTopics(int32(cfg.partitions), cfg.seedTopics...))
+		opts = append(opts, kfake.SeedTopics(cfg.partitions, cfg.seedTopics...))
 	}
 	if cfg.dataDir != "" {
 		opts = append(opts, kfake.DataDir(cfg.dataDir))
@@ -175,7 +176,7 @@ func run(cfg config) error {
 }
 
 // ensureTopics creates the given topics unless they already exist.
-func ensureTopics(ctx context.Context, addrs, topics []string, partitions int) error {
+func ensureTopics(ctx context.Context, addrs, topics []string, partitions int32) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
 	if err != nil {
 		return fmt.Errorf("seed topics: %w", err)
@@ -187,7 +188,7 @@ func ensureTopics(ctx context.Context, addrs, topics []string, partitions int) e
 	for _, t := range topics {
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic = t
-		rt.NumPartitions = int32(partitions)
+		rt.NumPartitions = partitions
 		rt.ReplicationFactor = -1
 		req.Topics = append(req.Topics, rt)
 	}

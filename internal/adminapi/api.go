@@ -175,10 +175,14 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"status": "queued", "id": id, "refetch": refetch})
 }
 
+// auth lets a request through only with "Authorization: Bearer <token>"
+// (the scheme in any case, RFC 7235). The token is compared by
+// secret.Equal, in time that depends on neither value; an API without a
+// token lets nobody in.
 func (a *API) auth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || a.token.IsZero() || !a.token.Equal(strings.TrimSpace(tok)) {
+		scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || a.token.IsZero() || !a.token.Equal(strings.TrimSpace(tok)) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cyclehub"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 			return

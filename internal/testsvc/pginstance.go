@@ -63,7 +63,12 @@ func StartPostgres(t testing.TB) *PGInstance {
 		t.Fatalf("testsvc: %v", err)
 	}
 	t.Cleanup(func() {
-		p.stop("immediate")
+		if err := p.stop("immediate"); err != nil {
+			// Keep the directory: the next run's sweep stops the server
+			// it holds and removes it.
+			t.Logf("testsvc: %v; leaving %s to the next run's sweep", err, p.dir)
+			return
+		}
 		if err := os.RemoveAll(p.dir); err != nil {
 			t.Logf("testsvc: removing %s: %v", p.dir, err)
 		}

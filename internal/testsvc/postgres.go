@@ -152,7 +152,8 @@ func ensureTemplate(ctx context.Context, t testing.TB, base, maint, tplName stri
 	}
 
 	h := fnv.New64a()
-	h.Write([]byte("cyclehub/testsvc/template/" + tplName))
+	_, _ = h.Write([]byte("cyclehub/testsvc/template/" + tplName)) // a hash.Hash never fails to write
+	// #nosec G115 -- the hash's 64 bits reinterpreted as a lock id: wrapping is intended
 	lockKey := int64(h.Sum64())
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
 		return fmt.Errorf("advisory lock: %w", err)
@@ -194,7 +195,7 @@ func ensureTemplate(ctx context.Context, t testing.TB, base, maint, tplName stri
 	}
 	if err := tmpl.Prepare(ctx, tplURL); err != nil {
 		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+ident(tplName)+" WITH (FORCE)")
-		return fmt.Errorf("Prepare: %w", err)
+		return fmt.Errorf("preparing: %w", err)
 	}
 	// A template cannot be cloned while anyone is connected to it.
 	var leftover int

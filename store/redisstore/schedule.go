@@ -61,8 +61,10 @@ func (s *Schedule) add(ctx context.Context, dest string, ids []int64, at []time.
 func (s *Schedule) Due(ctx context.Context, dest string, now time.Time, limit int) ([]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.c.timeout)
 	defer cancel()
-	vals, err := s.c.rdb.ZRangeByScore(ctx, s.prefix+dest, &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(limit),
+	// ZRANGE … BYSCORE LIMIT (Redis 6.2+) replaces the deprecated ZRANGEBYSCORE.
+	vals, err := s.c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: s.prefix + dest, Start: "-inf", Stop: strconv.FormatInt(now.UnixMilli(), 10),
+		ByScore: true, Count: int64(limit),
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("due deliveries: %w", err)
