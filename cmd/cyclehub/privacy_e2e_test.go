@@ -190,7 +190,8 @@ func TestErasureReachesDestinationsWithoutThePersonsData(t *testing.T) {
 		t.Errorf("%d erased.v1 deliveries without a contact, want one per destination (3)", n)
 	}
 	if n := queryInt(t, pgURL, `SELECT count(*) FROM deliveries WHERE event_type <> 'cyclehub.customer.erased.v1' AND NOT cancelled`); n != 0 {
-		t.Errorf("%d deliveries of the person's events are left", n)
+		t.Errorf("%d deliveries of the person's events are left: %v", n, queryRows(t, pgURL,
+			`SELECT destination, event_type, status, attempts, created_at FROM deliveries WHERE event_type <> 'cyclehub.customer.erased.v1' AND NOT cancelled`))
 	}
 	waitFor(t, "erased.v1 at the healthy destination", 10*time.Second, func() bool {
 		return queryInt(t, pgURL, erased+` AND destination = 'ok' AND status = 'delivered'`) == 1

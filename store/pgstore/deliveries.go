@@ -54,7 +54,7 @@ func nullTime(t time.Time) *time.Time {
 func (s *Store) ClaimDeliveries(ctx context.Context, dest string, ids []int64, lease time.Duration) ([]mapping.OutboxRecord, []Scheduled, error) {
 	rows, err := s.pool.Query(ctx, `
 		UPDATE deliveries d SET status = 'delivering', attempts = attempts + 1, lease_until = now() + $3 * interval '1 second'
-		WHERE d.id = ANY($2) AND d.destination = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()
+		WHERE d.id = ANY($2) AND d.destination = $1 AND d.status = 'pending' AND NOT d.cancelled AND d.next_attempt_at <= now()
 		  AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.destination = d.destination AND e.customer_id = d.customer_id
 		                  AND e.id < d.id AND e.status IN ('pending', 'delivering'))
 		RETURNING d.id, d.event_id::text, d.customer_id::text, d.event_type, d.created_at, d.payload, d.contact, d.attempts, d.replays`,
@@ -138,7 +138,7 @@ func (s *Store) FinishDeliveries(ctx context.Context, outcomes []DeliveryOutcome
 	n := len(outcomes)
 	ids, statuses, errs := make([]int64, n), make([]string, n), make([]*string, n)
 	nexts := make([]*time.Time, n)
-	codes := make([]*int32, n)
+	codes := make([]*int, n) // pgx range-checks int4
 	for i, o := range outcomes {
 		ids[i], statuses[i] = o.ID, o.Status
 		if o.Error != "" {
@@ -147,22 +147,23 @@ func (s *Store) FinishDeliveries(ctx context.Context, outcomes []DeliveryOutcome
 		}
 		nexts[i] = nullTime(o.Next)
 		if o.HTTPStatus != 0 {
-			c := int32(o.HTTPStatus)
+			c := o.HTTPStatus
 			codes[i] = &c
 		}
 	}
-	// A cancelled attempt (its person erased meanwhile) leaves nothing.
-	if _, err := s.pool.Exec(ctx, `DELETE FROM deliveries WHERE id = ANY($1) AND cancelled`, ids); err != nil {
-		return fmt.Errorf("record %d delivery outcomes: %w", n, err)
-	}
-	_, err := s.pool.Exec(ctx, `
+	// A cancelled attempt (its person erased meanwhile) gets no outcome:
+	// the update skips it (rechecked once an erasure holding the row
+	// commits) and the delete after it removes it.
+	if _, err := s.pool.Exec(ctx, `
 		UPDATE deliveries d SET status = o.status, lease_until = NULL, last_error = o.err, last_status = o.code,
 		       next_attempt_at = coalesce(o.next, d.next_attempt_at),
 		       finished_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
 		       contact = CASE WHEN o.status = 'delivered' THEN NULL ELSE d.contact END
 		FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::int[]) AS o(id, status, next, err, code)
-		WHERE d.id = o.id AND d.status = 'delivering'`, ids, statuses, nexts, errs, codes)
-	if err != nil {
+		WHERE d.id = o.id AND d.status = 'delivering' AND NOT d.cancelled`, ids, statuses, nexts, errs, codes); err != nil {
+		return fmt.Errorf("record %d delivery outcomes: %w", n, err)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM deliveries WHERE id = ANY($1) AND cancelled`, ids); err != nil {
 		return fmt.Errorf("record %d delivery outcomes: %w", n, err)
 	}
 	return nil

@@ -231,6 +231,9 @@ func (s *Store) eraseOnce(ctx context.Context, id string, key []byte, now time.T
 	}
 	crows.Close()
 	for _, q := range []string{
+		// Locked first, so no attempt starts or ends between the two
+		// statements below (each sees the statuses the other saw).
+		`SELECT id FROM deliveries WHERE customer_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
 		`DELETE FROM deliveries WHERE customer_id = ANY($1::uuid[]) AND status <> 'delivering' AND event_type <> '` + mapping.TypeCustomerErased + `'`,
 		`UPDATE deliveries SET contact = NULL, payload = '', cancelled = true WHERE customer_id = ANY($1::uuid[]) AND status = 'delivering' AND event_type <> '` + mapping.TypeCustomerErased + `'`,
 	} {
