@@ -203,10 +203,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	if member == nil {
 		return nil
 	}
-	defer member.Release(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	balanced := make(chan struct{})
-	wg.Go(func() { r.balance(ctx, member, balanced) })
+	// balance may register again (a lost membership); it returns the
+	// lease it holds, released once every range is.
+	wg.Go(func() { member = r.balance(ctx, member, balanced) })
 	for _, rng := range Ranges(r.cfg.Ranges) {
 		wg.Go(func() {
 			select { // the share is known once balance has looked
@@ -217,6 +218,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	if member != nil {
+		member.Release(context.WithoutCancel(ctx))
+	}
 	return nil
 }
 
@@ -229,12 +233,28 @@ func (r *Relay) Run(ctx context.Context) error {
 // with that setting starts only once no range of another split is led. So
 // a rolling change of relay.ranges pauses publishing for a moment, but
 // never publishes one bucket twice at once.
-func (r *Relay) balance(ctx context.Context, member Lease, balanced chan<- struct{}) {
+func (r *Relay) balance(ctx context.Context, member Lease, balanced chan<- struct{}) Lease {
 	warned := false
 	for first := true; ctx.Err() == nil; first = false {
+		if member == nil {
+			// The membership died with its connection (PostgreSQL
+			// restarted, or dropped the session): register again, or
+			// this relay never leads a range again.
+			if m, err := r.locks.Join(ctx, r.cfg.Ranges); err == nil {
+				member = m
+				r.log.Info("relay registered again")
+			}
+		}
 		members, leading, err := r.locks.Members(ctx)
+		if err == nil && member == nil {
+			err = errors.New("relay not registered")
+		}
 		if err == nil {
-			err = member.Check(ctx)
+			if err = member.Check(ctx); err != nil {
+				r.log.WithError(err).Warn("relay registration lost; registering again")
+				member.Release(ctx)
+				member = nil
+			}
 		}
 		var share int
 		switch {
@@ -250,6 +270,7 @@ func (r *Relay) balance(ctx context.Context, member Lease, balanced chan<- struc
 		}
 		sleep(ctx, r.cfg.StandbyInterval)
 	}
+	return member
 }
 
 // shareOf computes this relay's share from the relays running and the
