@@ -196,6 +196,15 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) in
 				h.log.WithError(rerr).Debug("dedup release failed; the claim expires by itself")
 			}
 		}
+		var busy interface{ RetryAfter() time.Duration }
+		if errors.As(err, &busy) && busy.RetryAfter() > 0 {
+			// Shed at the door: the commit queue is longer than the inbox
+			// may make a sender wait. Logged at debug: under overload this
+			// is every excess request, and the 503s are counted.
+			h.log.WithError(err).WithField("source", src.name).Debug("inbox overloaded; answering 503")
+			setRetryAfter(w, busy.RetryAfter())
+			return writeError(w, http.StatusServiceUnavailable, "overloaded", "too many requests are waiting to be stored; retry after the Retry-After delay")
+		}
 		h.log.WithError(err).WithField("source", src.name).Warn("inbox unavailable; answering 503")
 		w.Header().Set("Retry-After", "5")
 		return writeError(w, http.StatusServiceUnavailable, "storage_unavailable", "the request could not be stored; retry later")

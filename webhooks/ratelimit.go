@@ -72,8 +72,15 @@ func admit(lim *rate.Limiter, now time.Time) (ok bool, wait time.Duration) {
 // tooManyRequests answers a request over its source's limit: 429 with
 // Retry-After in whole seconds, rounded up, and at least 1.
 func tooManyRequests(w http.ResponseWriter, source string, wait time.Duration) int {
-	secs := max(1, int64(math.Ceil(wait.Seconds())))
-	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	secs := setRetryAfter(w, wait)
 	return writeError(w, http.StatusTooManyRequests, "rate_limited",
 		"source "+quote(source)+" is over its rate limit; retry after "+itoa(secs)+"s")
+}
+
+// setRetryAfter sets Retry-After to wait in whole seconds, rounded up, and
+// at least 1; it returns the seconds.
+func setRetryAfter(w http.ResponseWriter, wait time.Duration) int64 {
+	secs := max(1, int64(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return secs
 }

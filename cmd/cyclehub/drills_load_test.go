@@ -237,7 +237,7 @@ func (l *drillLoad) summary() string {
 		}
 	}
 	return fmt.Sprintf("%d messages in %s (%.0f acks/s): %d answered 202, %d answered duplicate after a lost answer, "+
-		"%d acked after a 503, %d redeliveries answered duplicate, %d 503 storage_unavailable, %d 503 delivery_in_flight, "+
+		"%d acked after a 503, %d redeliveries answered duplicate, %d 503 storage_unavailable or overloaded, %d 503 delivery_in_flight, "+
 		"%d connection errors, %d never acked",
 		len(l.msgs), l.took.Round(100*time.Millisecond), float64(l.accepted.Load())/l.took.Seconds(),
 		l.accepted.Load(), l.stored.Load(), after503, l.redelivered.Load(), l.unavailable.Load(), l.inFlight.Load(),

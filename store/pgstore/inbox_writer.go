@@ -14,6 +14,26 @@ import (
 // ErrWriterClosed is returned by Append after the writer has stopped.
 var ErrWriterClosed = errors.New("inbox writer is closed")
 
+// OverloadedError is returned by Append when the request waited longer
+// than max_wait for a place in a commit: nothing was written, and the
+// sender should come back after RetryAfter. Shedding at the door keeps the
+// ack time of the requests that are taken bounded, instead of letting
+// every ack grow with the queue until senders time out and retry anyway.
+type OverloadedError struct {
+	Waited time.Duration
+	After  time.Duration
+}
+
+func (e *OverloadedError) Error() string {
+	return fmt.Sprintf("inbox overloaded: no commit within %s", e.Waited.Round(time.Millisecond))
+}
+
+// Temporary reports that a retry may succeed.
+func (e *OverloadedError) Temporary() bool { return true }
+
+// RetryAfter is the wait suggested to the sender.
+func (e *OverloadedError) RetryAfter() time.Duration { return e.After }
+
 // Append status values (the inbox status a request is stored with).
 const (
 	StatusPending  = "pending"
@@ -28,11 +48,17 @@ type InboxWriterConfig struct {
 	// they are busy, new requests queue and join the next batch: that is
 	// where group commit's throughput comes from.
 	Flushers int `yaml:"flushers"`
+	// MaxWait bounds how long a pending request may wait for a place in a
+	// commit (queued, not yet written). Past it the request is shed with
+	// an OverloadedError (the sender gets 503 and Retry-After) and nothing
+	// is written. Rejected requests kept for inspection never expire.
+	// Zero waits without bound.
+	MaxWait time.Duration `yaml:"max_wait"`
 }
 
 // DefaultInboxWriterConfig returns the defaults documented in the README.
 func DefaultInboxWriterConfig() InboxWriterConfig {
-	return InboxWriterConfig{MaxBatch: 512, Flushers: 4}
+	return InboxWriterConfig{MaxBatch: 512, Flushers: 4, MaxWait: 2 * time.Second}
 }
 
 // Validate reports every problem with c, each prefixed by its key.
@@ -43,6 +69,9 @@ func (c InboxWriterConfig) Validate() []error {
 	}
 	if c.Flushers < 1 || c.Flushers > 64 {
 		errs = append(errs, fmt.Errorf("flushers: must be between 1 and 64, got %d", c.Flushers))
+	}
+	if c.MaxWait != 0 && (c.MaxWait < 10*time.Millisecond || c.MaxWait > time.Minute) {
+		errs = append(errs, fmt.Errorf("max_wait: must be 0 (no bound) or between 10ms and 1m, got %s", c.MaxWait))
 	}
 	return errs
 }
@@ -71,7 +100,10 @@ type appendReq struct {
 	raw    *mapping.RawRequest
 	status string
 	reason string
-	done   chan appendResp
+	// deadline is when a pending request is shed instead of written (zero:
+	// never).
+	deadline time.Time
+	done     chan appendResp
 }
 
 type appendResp struct {
@@ -105,6 +137,13 @@ func (w *InboxWriter) Reject(ctx context.Context, raw *mapping.RawRequest, reaso
 
 func (w *InboxWriter) append(ctx context.Context, raw *mapping.RawRequest, status, reason string) (bool, error) {
 	req := &appendReq{raw: raw, status: status, reason: reason, done: make(chan appendResp, 1)}
+	var expired <-chan time.Time
+	if status == StatusPending && w.cfg.MaxWait > 0 {
+		req.deadline = time.Now().Add(w.cfg.MaxWait)
+		t := time.NewTimer(w.cfg.MaxWait)
+		defer t.Stop()
+		expired = t.C
+	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -113,6 +152,9 @@ func (w *InboxWriter) append(ctx context.Context, raw *mapping.RawRequest, statu
 	select {
 	case w.queue <- req:
 		w.mu.RUnlock()
+	case <-expired:
+		w.mu.RUnlock()
+		return false, w.overloaded()
 	case <-ctx.Done():
 		w.mu.RUnlock()
 		return false, ctx.Err()
@@ -198,8 +240,29 @@ WHERE r.prior_key = '' OR NOT EXISTS (
 ON CONFLICT (source, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 RETURNING request_id::text`
 
+func (w *InboxWriter) overloaded() *OverloadedError {
+	return &OverloadedError{Waited: w.cfg.MaxWait, After: max(time.Second, w.cfg.MaxWait.Round(time.Second))}
+}
+
+// shed answers the requests in batch that are past their deadline and
+// returns the rest.
+func (w *InboxWriter) shed(batch []*appendReq, now time.Time) []*appendReq {
+	kept := batch[:0]
+	for _, r := range batch {
+		if !r.deadline.IsZero() && now.After(r.deadline) {
+			r.done <- appendResp{err: w.overloaded()}
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
+
 func (w *InboxWriter) flush(ctx context.Context, batch []*appendReq) {
 	start := time.Now()
+	if batch = w.shed(batch, start); len(batch) == 0 {
+		return
+	}
 	n := len(batch)
 	var (
 		ids, sources, providers, methods, paths, queries, headers = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

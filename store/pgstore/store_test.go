@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -233,5 +234,64 @@ func TestAppendAfterStopAnswersClosed(t *testing.T) {
 	_ = w.Run(ctx)
 	if _, err := w.Append(context.Background(), rawRequest("form", "")); err != pgstore.ErrWriterClosed {
 		t.Fatalf("append after stop: %v, want ErrWriterClosed", err)
+	}
+}
+
+func TestOverloadedWriterShedsWhatWaitedTooLongAndWritesNothingOfIt(t *testing.T) {
+	st, url := pgtest.Open(t)
+	w := runWriter(t, st, pgstore.InboxWriterConfig{MaxBatch: 1, Flushers: 1, MaxWait: 100 * time.Millisecond})
+	ctx := context.Background()
+
+	// Hold the inbox so the only flusher blocks on its first INSERT: the
+	// queue (one place) fills and the rest wait past max_wait.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE inbox IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var (
+		wg               sync.WaitGroup
+		stored, shed     atomic.Int32
+		releaseAfterShed = make(chan struct{}, n)
+	)
+	for range n {
+		wg.Go(func() {
+			_, err := w.Append(ctx, rawRequest("form", ""))
+			var over *pgstore.OverloadedError
+			switch {
+			case err == nil:
+				stored.Add(1)
+			case errors.As(err, &over):
+				if over.RetryAfter() != time.Second {
+					t.Errorf("RetryAfter = %s, want 1s", over.RetryAfter())
+				}
+				shed.Add(1)
+				releaseAfterShed <- struct{}{}
+			default:
+				t.Errorf("append: %v", err)
+			}
+		})
+	}
+	// Once most were shed, let the blocked flush commit.
+	for range n - 2 {
+		<-releaseAfterShed
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if shed.Load() < n-2 || stored.Load()+shed.Load() != n {
+		t.Fatalf("stored %d, shed %d of %d", stored.Load(), shed.Load(), n)
+	}
+	if got := count(t, url, `SELECT count(*) FROM inbox`); got != int(stored.Load()) {
+		t.Fatalf("inbox holds %d requests, but %d were acked: a shed request was written or an acked one lost", got, stored.Load())
 	}
 }
