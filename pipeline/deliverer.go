@@ -187,6 +187,11 @@ type destRunner struct {
 	// recheck asks dispatch to read the destination's state now (a replay
 	// may have enabled it again).
 	recheck atomic.Bool
+	// behind holds due deliveries put back because an earlier one of the
+	// same customer was in flight; when an attempt of this runner ends
+	// they are made due at once rather than at their one-second retry.
+	behindMu sync.Mutex
+	behind   []int64
 }
 
 const (
@@ -375,10 +380,11 @@ func (r *destRunner) dispatchOnce(ctx context.Context, now time.Time) (bool, err
 }
 
 // reschedule puts back deliveries that could not be claimed: waiting
-// behind an earlier one of the same customer (a second later), not due
-// yet (at their time), or no longer pending (off the schedule).
+// behind an earlier one of the same customer (a second later, or as soon
+// as an attempt of this runner ends: see releaseBehind), not due yet (at
+// their time), or no longer pending (off the schedule).
 func (r *destRunner) reschedule(ctx context.Context, others []ScheduledDelivery, now time.Time) error {
-	var ids, gone []int64
+	var ids, gone, behind []int64
 	var at []time.Time
 	for _, o := range others {
 		switch {
@@ -386,11 +392,40 @@ func (r *destRunner) reschedule(ctx context.Context, others []ScheduledDelivery,
 			gone = append(gone, o.ID)
 		case !o.At.After(now):
 			ids, at = append(ids, o.ID), append(at, now.Add(time.Second))
+			behind = append(behind, o.ID)
 		default:
 			ids, at = append(ids, o.ID), append(at, o.At)
 		}
 	}
+	if len(behind) > 0 {
+		r.behindMu.Lock()
+		r.behind = append(r.behind, behind...)
+		r.behindMu.Unlock()
+	}
 	return errors.Join(r.d.sched.Add(ctx, r.dest.Name, ids, at), r.d.sched.Remove(ctx, r.dest.Name, gone))
+}
+
+// releaseBehind makes the deliveries that waited behind an earlier one due
+// now and wakes dispatch: the attempt that just ended may have been the
+// one they waited for (a customer's deliveries go in order, one after
+// another, without a second's pause between them). One still behind
+// another attempt is simply put back again.
+func (r *destRunner) releaseBehind(ctx context.Context) {
+	r.behindMu.Lock()
+	ids := r.behind
+	r.behind = nil
+	r.behindMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := r.d.sched.Add(ctx, r.dest.Name, ids, repeat(r.d.now(), len(ids))); err != nil {
+		r.log.WithError(err).Debug("cannot release waiting deliveries (they retry in a second)")
+		return
+	}
+	select {
+	case r.filled <- struct{}{}:
+	default:
+	}
 }
 
 // attempt sends one batch and records each record's outcome. It runs to
@@ -444,6 +479,7 @@ func (r *destRunner) attempt(parent context.Context, recs []mapping.OutboxRecord
 	if err := r.d.sched.Add(ctx, r.dest.Name, retryIDs, retryAt); err != nil {
 		r.log.WithError(err).Warn("cannot schedule retries (the next rebuild will)")
 	}
+	r.releaseBehind(ctx)
 	r.report(counts, time.Since(start))
 }
 

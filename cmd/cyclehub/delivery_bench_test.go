@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
@@ -129,4 +132,58 @@ func server(b *testing.B, h http.HandlerFunc) string {
 	srv := httptest.NewServer(h)
 	b.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// BenchmarkOneCustomersBurst measures how long a burst of five form
+// submissions about one person takes to reach a healthy webhook
+// destination in full. A customer's deliveries go in order, one at a
+// time: each waits for the one before it, and the figure shows whether it
+// follows at once or after a pause (it was a second per event before the
+// waiting ones were released when an attempt ends).
+func BenchmarkOneCustomersBurst(b *testing.B) {
+	_, brokers := testsvc.Kafka(b)
+	url := pgtest.URL(b)
+	cfg := testConfig(b, url, brokers)
+	healthy := server(b, func(http.ResponseWriter, *http.Request) {})
+	cfg.Destinations = map[string]configs.DestinationConfig{"healthy": webhookDestination(healthy, 2*time.Second)}
+	d := startDaemon(b, cfg)
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	const burst = 5
+	var total time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		var wg sync.WaitGroup
+		for j := range burst {
+			wg.Go(func() {
+				if code, out := d.post("/hooks/form", "application/json",
+					fmt.Sprintf(`{"email":"burst-%d@example.com","first_name":"N%d","company":"C%d"}`, i, j, j)); code != http.StatusAccepted {
+					b.Errorf("post: %d %v", code, out)
+				}
+			})
+		}
+		wg.Wait()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var left int
+			if err := pool.QueryRow(context.Background(),
+				`SELECT count(*) FROM deliveries WHERE status <> 'delivered'`).Scan(&left); err != nil {
+				b.Fatal(err)
+			}
+			if left == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d deliveries still not delivered after 30s", left)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		total += time.Since(t0)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(total)/float64(b.N)/float64(time.Millisecond), "ms/burst")
 }
