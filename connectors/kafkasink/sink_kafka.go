@@ -32,6 +32,12 @@ type Config struct {
 	// MaxAttempts is kafka-go's in-call retry count (seconds horizon); the
 	// relay retries beyond it.
 	MaxAttempts int `yaml:"max_attempts"`
+	// MaxMessages is the most messages one Write carries (the relay's
+	// batch_size; set by the daemon, not configured). kafka-go allocates a
+	// buffer of that many messages for every partition's batch, so a
+	// bound near the real batch keeps the publish path from allocating
+	// megabytes per write. Zero means 10000, the relay's most.
+	MaxMessages int `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults documented in the README.
@@ -107,13 +113,17 @@ func New(cfg Config) *Sink {
 	if cfg.Partitioner == "fnv1a" {
 		balancer = &kafka.Hash{}
 	}
+	batchSize := cfg.MaxMessages
+	if batchSize <= 0 {
+		batchSize = 10000
+	}
 	writer := func(topic string) *kafka.Writer {
 		return &kafka.Writer{
 			Addr:                   kafka.TCP(cfg.Brokers...),
 			Topic:                  topic,
 			Balancer:               balancer,
 			RequiredAcks:           kafka.RequireAll,
-			BatchSize:              10000,
+			BatchSize:              batchSize,
 			BatchBytes:             maxBatchBytes,
 			BatchTimeout:           cfg.BatchTimeout,
 			WriteTimeout:           cfg.WriteTimeout,
