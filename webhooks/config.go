@@ -26,6 +26,12 @@ type Config struct {
 	// DedupTTL is how long Redis remembers a stored delivery id (the
 	// PostgreSQL key remembers it as long as the raw request is kept).
 	DedupTTL time.Duration `yaml:"dedup_ttl"`
+	// MaxInflight caps the webhooks being verified and stored at once
+	// (0: no cap). One that finds the cap reached waits up to InflightWait
+	// for a place, then gets 503 overloaded: beyond capacity, senders are
+	// told to come back instead of every ack slowing down.
+	MaxInflight  int           `yaml:"max_inflight"`
+	InflightWait time.Duration `yaml:"inflight_wait"`
 }
 
 // DefaultConfig returns the defaults documented in the README.
@@ -41,6 +47,8 @@ func DefaultConfig() Config {
 		ShutdownTimeout:   20 * time.Second,
 		DedupWindow:       10 * time.Minute,
 		DedupTTL:          72 * time.Hour,
+		MaxInflight:       512,
+		InflightWait:      time.Second,
 	}
 }
 
@@ -59,11 +67,14 @@ func (c Config) Validate() []error {
 	for name, d := range map[string]time.Duration{
 		"read_header_timeout": c.ReadHeaderTimeout, "read_timeout": c.ReadTimeout,
 		"write_timeout": c.WriteTimeout, "idle_timeout": c.IdleTimeout, "shutdown_timeout": c.ShutdownTimeout,
-		"dedup_window": c.DedupWindow, "dedup_ttl": c.DedupTTL,
+		"dedup_window": c.DedupWindow, "dedup_ttl": c.DedupTTL, "inflight_wait": c.InflightWait,
 	} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", name, d))
 		}
+	}
+	if c.MaxInflight < 0 {
+		errs = append(errs, fmt.Errorf("max_inflight: must be 0 (no cap) or positive, got %d", c.MaxInflight))
 	}
 	return errs
 }

@@ -62,6 +62,9 @@ type Handler struct {
 	// clock drives the rate limits: always the wall clock in the daemon,
 	// whatever now says (tests sign recorded samples with a fixed now).
 	clock func() time.Time
+	// slots holds a token per webhook being verified and stored
+	// (http.max_inflight; nil: no cap).
+	slots chan struct{}
 	// OnRequest, when set, observes every answered request. source is
 	// "_unknown" for unknown sources so labels stay bounded.
 	OnRequest func(source string, status int, took time.Duration)
@@ -74,6 +77,9 @@ func NewHandler(cfg Config, sources map[string]SourceConfig, specs map[string]*m
 	dedup Dedup, log *logrus.Entry, now func() time.Time) *Handler {
 	h := &Handler{cfg: cfg, configs: sources, inbox: inbox, dedup: dedup, log: log, now: now, clock: time.Now,
 		limiters: map[string]*rate.Limiter{}}
+	if cfg.MaxInflight > 0 {
+		h.slots = make(chan struct{}, cfg.MaxInflight)
+	}
 	for name, sc := range sources {
 		if lim := newLimiter(sc.RateLimit); lim != nil {
 			h.limiters[name] = lim
@@ -151,6 +157,12 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) in
 		}
 		return writeError(w, http.StatusBadRequest, "unreadable_body", "could not read the request body")
 	}
+	// The costly part (verification, Redis, the commit) only within the cap.
+	release, ok := h.acquire(r.Context())
+	if !ok {
+		return overloaded(w, h.cfg.InflightWait, "too many requests are being handled")
+	}
+	defer release()
 	now := h.now()
 	if code, err := src.check(r, body, now); err != nil {
 		return writeError(w, http.StatusUnauthorized, code, err.Error())
@@ -202,8 +214,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, src *source) in
 			// may make a sender wait. Logged at debug: under overload this
 			// is every excess request, and the 503s are counted.
 			h.log.WithError(err).WithField("source", src.name).Debug("inbox overloaded; answering 503")
-			setRetryAfter(w, busy.RetryAfter())
-			return writeError(w, http.StatusServiceUnavailable, "overloaded", "too many requests are waiting to be stored; retry after the Retry-After delay")
+			return overloaded(w, busy.RetryAfter(), "too many requests are waiting to be stored")
 		}
 		h.log.WithError(err).WithField("source", src.name).Warn("inbox unavailable; answering 503")
 		w.Header().Set("Retry-After", "5")
@@ -320,4 +331,33 @@ func (s *statusRecorder) status() int {
 		return http.StatusOK
 	}
 	return s.code
+}
+
+// acquire takes a place among the requests being handled, waiting up to
+// http.inflight_wait; ok is false when none freed up in time.
+func (h *Handler) acquire(ctx context.Context) (release func(), ok bool) {
+	if h.slots == nil {
+		return func() {}, true
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, true
+	default:
+	}
+	t := time.NewTimer(h.cfg.InflightWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return func() { <-h.slots }, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// overloaded answers 503 overloaded with Retry-After: backpressure, nothing
+// was stored.
+func overloaded(w http.ResponseWriter, retry time.Duration, why string) int {
+	setRetryAfter(w, retry)
+	return writeError(w, http.StatusServiceUnavailable, "overloaded", why+"; nothing was stored, retry after the Retry-After delay")
 }
