@@ -17,11 +17,11 @@ import (
 // HTTPConfig is the HTTP client of an HTTP connector.
 type HTTPConfig struct {
 	// Timeout bounds one request, in-call retries included.
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout" doc:"Limit on one call, its quick in-call retries included. Range 100ms to 5m."`
 	// Retries are quick in-call retries of connection failures and of
 	// 429/5xx answers asking to wait at most 2 s; longer waits go to the
 	// durable schedule (one retry layer per time horizon).
-	Retries int `yaml:"retries"`
+	Retries int `yaml:"retries" doc:"Quick retries inside one call of connection failures, 429 and 5xx except 501, 100ms to 2s apart; an answer whose Retry-After is over 2s is left to the durable schedule. Range 0 to 5. Redirects are never followed."`
 }
 
 // DefaultHTTPConfig returns the defaults documented in the README.

@@ -15,26 +15,26 @@ import (
 // Config configures the HubSpot connector.
 type Config struct {
 	// BaseURL is the API's root (https://api.hubapi.com).
-	BaseURL string `yaml:"base_url"`
+	BaseURL string `yaml:"base_url" doc:"The API root: an http(s) URL without a query."`
 	// Token is the private app access token, sent as a bearer token. The
 	// app needs the crm.objects.contacts.read and .write scopes.
-	Token secret.Secret         `yaml:"token"`
-	HTTP  connectors.HTTPConfig `yaml:"http"`
+	Token secret.Secret         `yaml:"token" doc:"The private app access token, sent as a bearer token. The app needs the crm.objects.contacts.read and crm.objects.contacts.write scopes."`
+	HTTP  connectors.HTTPConfig `yaml:"http" doc:"The HTTP client."`
 	// IDProperty is the unique HubSpot property upserts match contacts on
 	// (email): a properties target, or customer_id_property itself when
 	// that property is unique in the portal.
-	IDProperty string `yaml:"id_property"`
+	IDProperty string `yaml:"id_property" doc:"The unique HubSpot property upserts match contacts on: the target of a properties entry, or customer_id_property itself when that property is unique in the portal."`
 	// CustomerIDProperty is the custom contact property (single-line text)
 	// holding CycleHub's customer id, written on every upsert; merges and
 	// erasures find contacts by it. It must exist in the portal.
-	CustomerIDProperty string `yaml:"customer_id_property"`
+	CustomerIDProperty string `yaml:"customer_id_property" doc:"The custom contact property (single-line text) holding the CycleHub customer id, written on every upsert; merges and erasures find contacts by it. Create it in the portal first."`
 	// Properties maps a contact field (email, first_name, last_name, phone,
 	// company, job_title, country, stage, or traits.<name> for any trait)
 	// to a HubSpot contact property; "" leaves a default field unsynced.
 	// Empty field values are not sent (HubSpot keeps what it has).
-	Properties map[string]string `yaml:"properties"`
+	Properties map[string]string `yaml:"properties" doc:"Contact field (email, first_name, last_name, phone, company, job_title, country, stage, or traits.<name> for any trait) to HubSpot property. Your entries are merged over the defaults; an empty value turns a default entry off. Property names are lowercase letters, digits and _, and two fields cannot write one property."`
 	// StatusProperty, when set, receives customer_status.
-	StatusProperty string `yaml:"status_property"`
+	StatusProperty string `yaml:"status_property" doc:"When set, the property that receives customer_status (active, at_risk, churned)."`
 }
 
 // contactFields are the Contact fields a properties key may name (besides

@@ -17,15 +17,15 @@ import (
 type Config struct {
 	// URL is the incoming webhook URL (https://hooks.slack.com/services/…);
 	// it holds the webhook's token.
-	URL  secret.Secret         `yaml:"url"`
-	HTTP connectors.HTTPConfig `yaml:"http"`
+	URL  secret.Secret         `yaml:"url" doc:"The Slack incoming webhook URL (https://hooks.slack.com/services/...). It holds the webhook's token, so it is never quoted in errors or logs. https only; http is accepted only to 127.0.0.1 or localhost, for tests."`
+	HTTP connectors.HTTPConfig `yaml:"http" doc:"The HTTP client."`
 	// Templates are the message texts (Go text/template, Slack mrkdwn)
 	// keyed by event type short name (stage_changed, score_changed,
 	// created, updated, merged, erased), by stage_changed:<to_stage>, or
 	// by default. The most specific key wins: stage_changed:<to_stage>,
 	// then the type, then default. The built-in templates (see
 	// DefaultTemplates) apply to keys left out.
-	Templates map[string]string `yaml:"templates"`
+	Templates map[string]string `yaml:"templates" doc:"Message texts (Go text/template, Slack mrkdwn) by key: an event type's short name (created, updated, merged, erased, stage_changed, score_changed), stage_changed:<to_stage>, or default. The most specific key wins. Your entries are merged over the built-ins, and checked when the config loads."`
 }
 
 // DefaultConfig returns the defaults documented in the README (the URL

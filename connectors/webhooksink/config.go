@@ -14,22 +14,22 @@ import (
 // Config configures one webhook destination.
 type Config struct {
 	// URL is the endpoint events are POSTed to.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" doc:"The http:// or https:// URL (with a host) each event is POSTed to, one event per request."`
 	// Secrets sign every request. During a rotation list the new secret
 	// and the old one with an `until`: both sign (the receiver accepts
 	// either) until then, so receivers switch without a gap.
-	Secrets []SigningSecret `yaml:"secrets"`
+	Secrets []SigningSecret `yaml:"secrets" doc:"Standard Webhooks signing secrets. Every request is signed with each secret in use; at least one entry (the current secret) has no until."`
 	// Headers are extra static headers (an API key the receiver wants).
-	Headers map[string]secret.Secret `yaml:"headers"`
-	HTTP    connectors.HTTPConfig    `yaml:"http"`
+	Headers map[string]secret.Secret `yaml:"headers" doc:"Extra static headers, name to value (an API key the receiver wants). A name must not be empty or hold a space, tab, colon or line break, and cannot be one CycleHub sets itself (case ignored): webhook-*, ce-*, Content-Type, Content-Length, Idempotency-Key, User-Agent, Host, Transfer-Encoding, Connection."`
+	HTTP    connectors.HTTPConfig    `yaml:"http" doc:"The HTTP client."`
 }
 
 // SigningSecret is a Standard Webhooks secret: "whsec_" + base64 of at
 // least 24 random bytes.
 type SigningSecret struct {
-	Secret secret.Secret `yaml:"secret"`
+	Secret secret.Secret `yaml:"secret" doc:"whsec_ followed by standard base64 of at least 24 bytes."`
 	// Until, when set, ends this secret's use (a rotated-out secret).
-	Until time.Time `yaml:"until"`
+	Until time.Time `yaml:"until" doc:"When set, the secret signs until then and is skipped afterwards: a secret being rotated out. An RFC 3339 time (2026-03-01T00:00:00Z), not a bare date."`
 }
 
 // DefaultConfig returns the defaults documented in the README.
