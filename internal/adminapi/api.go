@@ -27,6 +27,10 @@ type Store interface {
 	Erase(ctx context.Context, id string, key []byte, now time.Time) (*pgstore.Erasure, error)
 	ListDeliveries(ctx context.Context, f pgstore.DeliveryFilter) ([]pgstore.DeliveryView, error)
 	ReplayDeliveries(ctx context.Context, ids []int64, f pgstore.DeliveryFilter) (map[string][]int64, error)
+	Funnel(ctx context.Context, q pgstore.FunnelQuery) (*pgstore.Funnel, error)
+	ReplayInbox(ctx context.Context, q pgstore.InboxReplay) (*pgstore.InboxReplayResult, error)
+	ExportCustomers(ctx context.Context, f pgstore.ExportFilter, page func([]*pgstore.CustomerView) error) error
+	ExportTraitKeys(ctx context.Context, f pgstore.ExportFilter) ([]string, error)
 }
 
 // API is the admin HTTP API.
@@ -50,6 +54,10 @@ type API struct {
 	SuppressionKey []byte
 	// Now is the clock (time.Now unless set).
 	Now func() time.Time
+	// Ladder, when set, returns the current rules' stage ladder: the
+	// funnel follows its ranked stages and takes its deal stages from
+	// their phases (DOMAIN.md's ladder without it).
+	Ladder func() []mapping.StageDef
 }
 
 // New returns the admin API. defaultRegion reads national phone numbers in
@@ -69,6 +77,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/deliveries", a.auth(a.listDeliveries))
 	mux.Handle("POST /v1/deliveries/replay", a.auth(a.replayDeliveries))
 	mux.Handle("POST /v1/deliveries/{id}/replay", a.auth(a.replayDelivery))
+	mux.Handle("GET /v1/funnel", a.auth(a.funnel))
+	mux.Handle("POST /v1/inbox/replay", a.auth(a.replayInbox))
+	mux.Handle("GET /v1/customers/export", a.auth(a.exportCustomers))
 }
 
 // timeline lists a customer's interactions, newest first (see page).
