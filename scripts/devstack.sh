@@ -381,9 +381,11 @@ cmd_up() {
 	mkdir -p "$DEV"
 	chmod 0755 "$DEV"
 	# Install what is missing in one apt-get run. kcat is an independent
-	# Kafka client that some integration tests use.
+	# Kafka client that some integration tests use; chromium drives the
+	# status page's end-to-end test headless.
 	local missing=()
 	command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+	[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 	if [[ -z "${CYCLEHUB_REDIS_URL:-}" ]] && ! command -v redis-server >/dev/null 2>&1; then missing+=(redis-server); fi
 	if [[ -z "${CYCLEHUB_POSTGRES_URL:-}" ]] && ! find_pg_bindir >/dev/null; then missing+=(postgresql); fi
 	if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
