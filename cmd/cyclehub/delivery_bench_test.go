@@ -16,6 +16,7 @@ import (
 
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/internal/testsvc"
+	"github.com/cyclehub/cyclehub/mapping"
 	"github.com/cyclehub/cyclehub/pipeline"
 	"github.com/cyclehub/cyclehub/store/pgstore/pgtest"
 )
@@ -145,7 +146,9 @@ func BenchmarkOneCustomersBurst(b *testing.B) {
 	url := pgtest.URL(b)
 	cfg := testConfig(b, url, brokers)
 	healthy := server(b, func(http.ResponseWriter, *http.Request) {})
-	cfg.Destinations = map[string]configs.DestinationConfig{"healthy": webhookDestination(healthy, 2*time.Second)}
+	dc := webhookDestination(healthy, 2*time.Second)
+	dc.Subscribe = mapping.Subscription{} // every type: created, then updated and score changes
+	cfg.Destinations = map[string]configs.DestinationConfig{"healthy": dc}
 	d := startDaemon(b, cfg)
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
@@ -185,5 +188,10 @@ func BenchmarkOneCustomersBurst(b *testing.B) {
 		total += time.Since(t0)
 	}
 	b.StopTimer()
+	var deliveries int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM deliveries`).Scan(&deliveries); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportMetric(float64(total)/float64(b.N)/float64(time.Millisecond), "ms/burst")
+	b.ReportMetric(float64(deliveries)/float64(b.N), "deliveries/burst")
 }
