@@ -6,16 +6,25 @@ import (
 	"io"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/cyclehub/cyclehub/configs"
 )
 
+func newCheckConfigCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check-config [--config] FILE",
+		Short: "validate a config offline; lists every problem",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return codeErr(runCheckConfig(cli(cmd).configPath(a), cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
+	}
+}
+
 // runCheckConfig validates a config file offline (no service is contacted)
 // and lists every problem with its path.
-func runCheckConfig(args []string, stdout, stderr io.Writer) int {
-	path, err := configFlag("check-config", args, stderr)
-	if err != nil {
-		return 2
-	}
+func runCheckConfig(path string, stdout, stderr io.Writer) int {
 	if _, err := configs.Load(path, os.LookupEnv); err != nil {
 		var errs configs.Errors
 		if errors.As(err, &errs) {

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/internal/providerapi"
@@ -16,47 +17,59 @@ import (
 	"github.com/cyclehub/cyclehub/mapping"
 )
 
-// runMapping serves `cyclehub mapping test --source NAME request.json`:
-// it maps a sample request offline and prints the canonical events, or
-// every error.
-func runMapping(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(stderr, "usage: cyclehub mapping test --source NAME [--config FILE] [--content-type TYPE] [--fetch] request.json")
-		return 2
+// mappingTest are the flags of `cyclehub mapping test`.
+type mappingTest struct {
+	source      string
+	contentType string
+	live        bool
+}
+
+func newMappingCmd() *cobra.Command {
+	var o mappingTest
+	test := &cobra.Command{
+		Use:   "test --source NAME [--config FILE] [--content-type TYPE] [--fetch] request.json",
+		Short: "map a sample request offline; print the canonical events",
+		Long: `Map a sample request offline and print the canonical events as JSON, or
+every error. The file is a fixture ({"headers", "body", "query", and for
+id-only providers "api_fetch" or "api_responses"}) or a raw body.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if o.source == "" || len(a) != 1 {
+				return usagef("give --source NAME and one request file")
+			}
+			return codeErr(runMappingTest(cli(cmd).config, a[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	fs := flag.NewFlagSet("mapping test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "configs/cyclehub.yaml", "config `file`")
-	source := fs.String("source", "", "configured source `name`")
-	contentType := fs.String("content-type", "application/json", "Content-Type of a raw body file")
-	live := fs.Bool("fetch", false, "id-only providers: call the source's API (api_base, api_token) instead of the sample's api_responses")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	if *source == "" || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "mapping test: give --source NAME and one request file")
-		return 2
-	}
-	cfg, err := configs.Load(*cfgPath, os.LookupEnv)
+	f := test.Flags()
+	f.StringVar(&o.source, "source", "", "configured source `name`")
+	f.StringVar(&o.contentType, "content-type", "application/json", "Content-Type of a raw body file")
+	f.BoolVar(&o.live, "fetch", false, "id-only providers: call the source's API (api_base, api_token) instead of the sample's api_responses")
+	return group("mapping", "test mappings offline", test)
+}
+
+// runMappingTest maps a sample request offline and prints the canonical
+// events, or every error.
+func runMappingTest(cfgPath, file string, o mappingTest, stdout, stderr io.Writer) int {
+	cfg, err := configs.Load(cfgPath, os.LookupEnv)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
+		fmt.Fprintf(stderr, "%s:\n%v\n", cfgPath, err)
 		return 1
 	}
-	src, ok := cfg.Sources[*source]
+	src, ok := cfg.Sources[o.source]
 	if !ok {
-		fmt.Fprintf(stderr, "mapping test: no source %q in %s\n", *source, *cfgPath)
+		fmt.Fprintf(stderr, "mapping test: no source %q in %s\n", o.source, cfgPath)
 		return 1
 	}
-	data, err := os.ReadFile(fs.Arg(0))
+	data, err := os.ReadFile(file) // #nosec G304 -- the sample the operator names on the command line
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	req, responses := sampleRequest(data, *contentType)
-	req.Source, req.Provider, req.RequestID = *source, src.Provider, "00000000-0000-0000-0000-000000000000"
-	mapper := mapping.NewMapper(map[string]mapping.SourceSpec{*source: {Provider: src.Provider, DefaultRegion: src.DefaultRegion, Mapping: src.Mapping}}, cfg.Mappings)
+	req, responses := sampleRequest(data, o.contentType)
+	req.Source, req.Provider, req.RequestID = o.source, src.Provider, "00000000-0000-0000-0000-000000000000"
+	mapper := mapping.NewMapper(map[string]mapping.SourceSpec{o.source: {Provider: src.Provider, DefaultRegion: src.DefaultRegion, Mapping: src.Mapping}}, cfg.Mappings)
 
-	out := map[string]any{"source": *source, "provider": src.Provider, "mapping": src.MappingName()}
+	out := map[string]any{"source": o.source, "provider": src.Provider, "mapping": src.MappingName()}
 	if c := cfg.Mappings[src.MappingName()]; c != nil {
 		doc, err := c.Decode(req)
 		if err != nil {
@@ -70,7 +83,7 @@ func runMapping(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fetch := func(f *mapping.FetchRequest) (json.RawMessage, error) {
-		if *live {
+		if o.live {
 			base := src.APIBase
 			if base == "" {
 				base = mapper.APIBase(src.MappingName())
@@ -147,14 +160,4 @@ func sampleRequest(data []byte, contentType string) (*mapping.RawRequest, map[st
 		req.Body = buf.Bytes()
 	}
 	return req, responses
-}
-
-func printJSON(w io.Writer, v any) int {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return 1
-	}
-	return 0
 }

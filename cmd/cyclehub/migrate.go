@@ -8,15 +8,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/store/pgstore"
 )
 
-func runMigrate(args []string, stdout, stderr io.Writer) int {
-	path, err := configFlag("migrate", args, stderr)
-	if err != nil {
-		return 2
+func newMigrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate [--config FILE]",
+		Short: "apply database migrations and exit",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return codeErr(runMigrate(cli(cmd).configPath(a), cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
+}
+
+func runMigrate(path string, stdout, stderr io.Writer) int {
 	cfg, err := configs.Load(path, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s:\n%v\n", path, err)

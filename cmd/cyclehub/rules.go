@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -10,53 +9,85 @@ import (
 	"slices"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/mapping"
 	"github.com/cyclehub/cyclehub/pipeline"
 	"github.com/cyclehub/cyclehub/store/pgstore"
 )
 
-const rulesUsage = `usage:
-  cyclehub rules backtest --rules DIR [--config FILE] [--list N] [--json]
-      replay every customer's stored history through the proposed rules and
-      the current ones (the config's rules_dir); print who would change
-      stage or band. Writes nothing.
-  cyclehub rules apply [--rules DIR] [--config FILE] [--batch N] [--after ID]
-      re-score every customer now, in batches, online, writing the changes
-      and their stage_changed / score_changed events (the rules default to
-      the config's rules_dir: reload the daemons first with SIGHUP).`
+// rulesRun are the flags of `cyclehub rules backtest|apply`.
+type rulesRun struct {
+	verb     string
+	rulesDir string
+	list     int
+	batch    int
+	after    string
+}
+
+func newRulesCmd() *cobra.Command {
+	backtest := &cobra.Command{
+		Use:   "backtest --rules DIR [--config FILE] [--list N] [--json]",
+		Short: "replay stored history through proposed rules; writes nothing",
+		Long: `Replay every customer's stored history through the proposed rules and the
+current ones (the config's rules_dir); print who would change stage or
+band. Writes nothing.`,
+	}
+	apply := &cobra.Command{
+		Use:   "apply [--rules DIR] [--config FILE] [--batch N] [--after ID]",
+		Short: "re-score every customer now, online, emitting the events",
+		Long: `Re-score every customer now, in batches, online, writing the changes and
+their stage_changed / score_changed events (the rules default to the
+config's rules_dir: reload the daemons first with SIGHUP).`,
+	}
+	for _, c := range []*cobra.Command{backtest, apply} {
+		o := &rulesRun{verb: c.Name()}
+		c.Args = args(cobra.NoArgs)
+		c.RunE = func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case o.verb == "backtest" && o.rulesDir == "":
+				return usagef("give the proposed rules with --rules DIR")
+			case o.batch < 1 || o.batch > 10000:
+				return usagef("--batch must be between 1 and 10000")
+			}
+			g := cli(cmd)
+			return codeErr(runRules(g.config, *o, g.json, cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		}
+		// Both verbs accept every flag, as they always have; each shows
+		// its own.
+		f := c.Flags()
+		if o.verb == "backtest" {
+			f.StringVar(&o.rulesDir, "rules", "", "the proposed rules' `directory` (required)")
+		} else {
+			f.StringVar(&o.rulesDir, "rules", "", "rules `directory` (default: the config's rules_dir)")
+		}
+		f.IntVar(&o.list, "list", 50, "list at most `N` changed customers")
+		f.IntVar(&o.batch, "batch", 500, "customers per transaction")
+		f.StringVar(&o.after, "after", "", "resume after this customer `id` (printed when interrupted)")
+		hide := []string{"batch", "after"}
+		if o.verb == "apply" {
+			hide = []string{"list"}
+		}
+		for _, name := range hide {
+			_ = f.MarkHidden(name)
+		}
+	}
+	return group("rules", "backtest or apply lifecycle and scoring rules", backtest, apply)
+}
 
 // runRules serves `cyclehub rules backtest|apply`.
-func runRules(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "backtest" && args[0] != "apply" {
-		fmt.Fprintln(stderr, rulesUsage)
-		return 2
-	}
-	verb := args[0]
-	fs := flag.NewFlagSet("rules "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "configs/cyclehub.yaml", "config `file`")
-	rulesDir := fs.String("rules", "", "rules `directory` (backtest: the proposed rules, required)")
-	list := fs.Int("list", 50, "backtest: list at most `N` changed customers")
-	asJSON := fs.Bool("json", false, "backtest: print the report as JSON")
-	batch := fs.Int("batch", 500, "apply: customers per transaction")
-	after := fs.String("after", "", "apply: resume after this customer `id` (printed when interrupted)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
-	}
-	if fs.NArg() != 0 || verb == "backtest" && *rulesDir == "" || *batch < 1 || *batch > 10000 {
-		fmt.Fprintln(stderr, rulesUsage)
-		return 2
-	}
-	cfg, err := configs.Load(*cfgPath, os.LookupEnv)
+func runRules(cfgPath string, o rulesRun, asJSON bool, stdout, stderr io.Writer) int {
+	verb := o.verb
+	cfg, err := configs.Load(cfgPath, os.LookupEnv)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s:\n%v\n", *cfgPath, err)
+		fmt.Fprintf(stderr, "%s:\n%v\n", cfgPath, err)
 		return 1
 	}
 	model := cfg.Rules
-	if *rulesDir != "" {
-		if model, err = configs.LoadRules(*rulesDir); err != nil {
-			fmt.Fprintf(stderr, "%s:\n%v\n", *rulesDir, err)
+	if o.rulesDir != "" {
+		if model, err = configs.LoadRules(o.rulesDir); err != nil {
+			fmt.Fprintf(stderr, "%s:\n%v\n", o.rulesDir, err)
 			return 1
 		}
 	}
@@ -71,18 +102,18 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	st.SetRoutes(routes(cfg)) // an applied stage change reaches the destinations too
 	now := time.Now().UTC()
 	if verb == "backtest" {
-		b := &pipeline.Backtest{Current: cfg.Rules, Proposed: model, Now: now, MaxListed: *list}
+		b := &pipeline.Backtest{Current: cfg.Rules, Proposed: model, Now: now, MaxListed: o.list}
 		if err := backtest(ctx, st, cfg, b); err != nil {
 			fmt.Fprintf(stderr, "rules backtest: %v\n", err)
 			return 1
 		}
-		if *asJSON {
+		if asJSON {
 			return printJSON(stdout, b)
 		}
 		printBacktest(stdout, b, cfg.Rules.Version, model.Version)
 		return 0
 	}
-	return applyRules(ctx, st, model, *after, *batch, now, stdout, stderr)
+	return applyRules(ctx, st, model, o.after, o.batch, now, stdout, stderr)
 }
 
 // backtest pages through every live customer's history, read-only.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
 
 	"github.com/cyclehub/cyclehub/configs"
 	"github.com/cyclehub/cyclehub/connectors/enrichhttp"
@@ -29,11 +30,18 @@ import (
 	"github.com/cyclehub/cyclehub/webhooks"
 )
 
-func runServe(args []string, stderr io.Writer) int {
-	path, err := configFlag("serve", args, stderr)
-	if err != nil {
-		return 2
+func newServeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve [--config FILE]",
+		Short: "run the daemon (migrates first; SIGHUP reloads mappings and rules)",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return codeErr(runServe(cli(cmd).configPath(a), cmd.ErrOrStderr()))
+		},
 	}
+}
+
+func runServe(path string, stderr io.Writer) int {
 	cfg, err := configs.Load(path, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s:\n%v\n", path, err)
@@ -88,6 +96,7 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	metrics := telemetry.New()
 	metrics.RegisterRelayLag(store.OutboxLag)
 
+	cfg.Kafka.MaxMessages = cfg.Relay.BatchSize
 	sink := kafkasink.New(cfg.Kafka)
 	writer := store.NewInboxWriter(cfg.Ingest)
 	writer.OnBatch = metrics.ObserveInboxBatch
@@ -156,10 +165,14 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 		sweeper.Wake() // a referral queues its referrer
 	}
 
-	// The claim outlives any request's write; a crash leaves it only that long.
-	dedup := dedupAdapter{rdb.NewDedup(cfg.Redis.KeyPrefix, 30*time.Second, cfg.HTTP.DedupTTL)}
+	// The claim covers a request's write (ingest.max_wait in the queue, then
+	// one commit). It is only a fast path: a write that outlasts it is still
+	// deduplicated by PostgreSQL's unique key. A crash leaves it this long,
+	// answering a retry 503 delivery_in_flight meanwhile, so it is short.
+	dedup := dedupAdapter{rdb.NewDedup(cfg.Redis.KeyPrefix, dedupClaimTTL, cfg.HTTP.DedupTTL)}
 	hooks := webhooks.NewHandler(cfg.HTTP, cfg.Sources, cfg.Mappings, writer, dedup, logger.WithField("component", "webhooks"), now)
-	hooks.OnRequest = metrics.ObserveRequest
+	sourceHealth := telemetry.NewSources(time.Now, slices.Sorted(maps.Keys(cfg.Sources))...)
+	hooks.OnRequest = observeRequests(metrics.ObserveRequest, sourceHealth.ObserveRequest)
 	admin := adminapi.New(cfg.Admin.Token, store, cfg.Admin.DefaultRegion, logger.WithField("component", "adminapi"))
 	admin.OnReplay = func() {
 		workers.Wake()
@@ -169,11 +182,19 @@ func serve(ctx context.Context, cfg *configs.Config, logger *logrus.Logger, opts
 	admin.OnErase = events
 	admin.OnDeliveryReplay = deliverer.Wake
 	admin.Destinations = slices.Sorted(maps.Keys(cfg.Destinations))
+	// The funnel follows the rules' current ladder (reloaded on SIGHUP).
+	admin.Ladder = func() []mapping.StageDef {
+		if m := workers.Model(); m != nil {
+			return m.Ladder()
+		}
+		return nil
+	}
 	mux := http.NewServeMux()
 	hooks.Register(mux)
 	admin.Register(mux)
 
 	opsSrv := ops.New(metrics.Registry)
+	opsSrv.EnableStatus(statusSources(sourceHealth, store, workers.Model, dests))
 	opsSrv.AddCheck("postgres", true, func(ctx context.Context) (any, error) { return nil, store.Ping(ctx) })
 	opsSrv.AddCheck("redis", false, func(ctx context.Context) (any, error) { return nil, rdb.Ping(ctx) })
 	opsSrv.AddCheck("fetch", false, func(ctx context.Context) (any, error) {
@@ -432,3 +453,7 @@ func hangups(ctx context.Context) <-chan struct{} {
 	}()
 	return out
 }
+
+// dedupClaimTTL is how long a dedup claim lives in Redis before the write
+// it guards has committed (see its use).
+const dedupClaimTTL = 10 * time.Second
