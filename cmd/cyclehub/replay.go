@@ -120,10 +120,13 @@ func skipped(r *adminclient.InboxReplayed) string {
 	if r.AlreadyPending > 0 {
 		why = append(why, fmt.Sprintf("%d already pending", r.AlreadyPending))
 	}
+	if r.SkippedImported > 0 {
+		why = append(why, fmt.Sprintf("%d rows of a bulk import (run the import again instead)", r.SkippedImported))
+	}
 	if len(why) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %d skipped: %s", r.SkippedApplied+r.SkippedPurged+r.AlreadyPending, strings.Join(why, ", "))
+	return fmt.Sprintf("; %d skipped: %s", r.SkippedApplied+r.SkippedPurged+r.AlreadyPending+r.SkippedImported, strings.Join(why, ", "))
 }
 
 // confirm asks a yes/no question on a terminal; only y or yes is yes.

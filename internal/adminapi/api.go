@@ -176,6 +176,9 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, pgstore.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no quarantined or rejected request with that id")
 		return
+	case errors.Is(err, pgstore.ErrImportedRequest):
+		writeError(w, http.StatusConflict, "imported_row", "the request is a row of a bulk import: fix the mapping and run the same cyclehub import again")
+		return
 	case err != nil:
 		a.unavailable(w, err)
 		return

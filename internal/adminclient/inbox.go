@@ -39,9 +39,12 @@ type InboxReplayed struct {
 	// timeline entries): processing them again would count them twice.
 	SkippedApplied int `json:"skipped_applied"`
 	// AlreadyPending requests are waiting to be processed anyway.
-	AlreadyPending int             `json:"already_pending"`
-	DryRun         bool            `json:"dry_run"`
-	Raw            json.RawMessage `json:"-"`
+	AlreadyPending int `json:"already_pending"`
+	// SkippedImported requests are rows of a bulk import (replayed by
+	// running the import again).
+	SkippedImported int             `json:"skipped_imported"`
+	DryRun          bool            `json:"dry_run"`
+	Raw             json.RawMessage `json:"-"`
 }
 
 // ReplayInbox queues the stored requests of a range again: POST

@@ -478,3 +478,29 @@ func TestImportRunLockAndStaleRuns(t *testing.T) {
 		t.Fatalf("record %+v", r)
 	}
 }
+
+// An import's quarantined rows cannot be replayed by the daemon (it does
+// not have the import's mapping): a quarantine replay says to run the
+// import again, and a range replay of the source skips them.
+func TestImportedRowsAreNotReplayedByTheDaemon(t *testing.T) {
+	e := newEnv(t)
+	e.run(e.importer(e.config(importer.CSV)), "contacts.csv", append(contacts(t, 0, 5), badRows...))
+	ctx := context.Background()
+	var id int64
+	if err := e.conn.QueryRow(ctx, `SELECT id FROM inbox WHERE status = 'quarantined' ORDER BY id LIMIT 1`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Replay(ctx, id, false); !errors.Is(err, pgstore.ErrImportedRequest) {
+		t.Fatalf("quarantine replay of an imported row: %v, want ErrImportedRequest", err)
+	}
+	res, err := e.st.ReplayInbox(ctx, pgstore.InboxReplay{Source: "import", From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Queued != 0 || res.SkippedImported != int64(e.count(`SELECT count(*) FROM inbox WHERE import_run IS NOT NULL`)) {
+		t.Fatalf("range replay of the import's source: %+v", res)
+	}
+	if n := e.count(`SELECT count(*) FROM inbox WHERE status = 'pending'`); n != 0 {
+		t.Fatalf("%d imported rows were queued for the daemon", n)
+	}
+}

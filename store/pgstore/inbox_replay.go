@@ -44,7 +44,10 @@ type InboxReplayResult struct {
 	SkippedApplied int64 `json:"skipped_applied"`
 	// AlreadyPending requests are waiting to be processed anyway.
 	AlreadyPending int64 `json:"already_pending"`
-	DryRun         bool  `json:"dry_run"`
+	// SkippedImported requests are rows of a bulk import: only the import
+	// has their mapping, so they are replayed by running it again.
+	SkippedImported int64 `json:"skipped_imported"`
+	DryRun          bool  `json:"dry_run"`
 }
 
 // replayBatchSQL classifies the next batch of a source's range after the
@@ -62,6 +65,7 @@ const replayBatchSQL = `
 WITH batch AS (
     SELECT i.id, i.received_at,
            CASE WHEN i.status IN ('erased', 'suppressed') OR (octet_length(i.body) = 0 AND i.headers = '{}'::jsonb) THEN 'purged'
+                WHEN i.import_run IS NOT NULL THEN 'imported'
                 WHEN i.status = 'pending' THEN 'pending'
                 WHEN i.status = 'done' AND EXISTS (SELECT 1 FROM timeline t WHERE t.inbox_id = i.id) THEN 'applied'
                 ELSE 'replay'
@@ -84,6 +88,7 @@ SELECT (SELECT count(*) FROM batch),
        (SELECT count(*) FROM batch WHERE kind = 'purged'),
        (SELECT count(*) FROM batch WHERE kind = 'pending'),
        (SELECT count(*) FROM batch WHERE kind = 'applied'),
+       (SELECT count(*) FROM batch WHERE kind = 'imported'),
        CASE WHEN $7 THEN (SELECT count(*) FROM batch WHERE kind = 'replay') ELSE (SELECT count(*) FROM queued) END,
        (SELECT received_at FROM last), (SELECT id FROM last)`
 
@@ -117,7 +122,8 @@ SELECT (SELECT count(*) FROM batch),
 // after the first is applied and skipped by the second.
 //
 // Requests whose payload is gone (erased, suppressed) are never queued:
-// they are SkippedPurged. ErrInvalidReplay when q is invalid.
+// they are SkippedPurged. Rows of a bulk import are SkippedImported (the
+// daemon does not have the import's mapping). ErrInvalidReplay when q is invalid.
 func (s *Store) ReplayInbox(ctx context.Context, q InboxReplay) (*InboxReplayResult, error) {
 	switch {
 	case q.Source == "":
@@ -136,17 +142,18 @@ func (s *Store) ReplayInbox(ctx context.Context, q InboxReplay) (*InboxReplayRes
 		if err := ctx.Err(); err != nil {
 			return out, fmt.Errorf("replay %s: %w", q.Source, err)
 		}
-		var n, purged, pending, applied, queued int64
+		var n, purged, pending, applied, imported, queued int64
 		var lastAt *time.Time
 		var lastID *int64
 		err := s.pool.QueryRow(ctx, replayBatchSQL, q.Source, q.From, q.To, afterAt, afterID, q.BatchSize, q.DryRun, q.Refetch).
-			Scan(&n, &purged, &pending, &applied, &queued, &lastAt, &lastID)
+			Scan(&n, &purged, &pending, &applied, &imported, &queued, &lastAt, &lastID)
 		if err != nil {
 			return out, fmt.Errorf("replay %s: %w", q.Source, err)
 		}
 		out.SkippedPurged += purged
 		out.AlreadyPending += pending
 		out.SkippedApplied += applied
+		out.SkippedImported += imported
 		out.Queued += queued
 		if n < int64(q.BatchSize) || lastAt == nil || lastID == nil {
 			return out, nil

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,17 +50,30 @@ func (s *Store) ListQuarantine(ctx context.Context, source string, before int64,
 // mapping fix). With refetch, the provider API documents stored with it
 // are dropped and fetched again (after an API token or base fix, or when
 // the provider's data changed). ErrNotFound when there is no such request
-// in quarantine.
+// in quarantine; ErrImportedRequest for a row of a bulk import.
 func (s *Store) Replay(ctx context.Context, id int64, refetch bool) error {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE inbox SET status = 'pending', attempts = 0, reason = NULL, not_before = '-infinity', processed_at = NULL,
 		       fetched = CASE WHEN $2 THEN NULL ELSE fetched END
-		WHERE id = $1 AND status IN ('quarantined', 'rejected')`, id, refetch)
+		WHERE id = $1 AND status IN ('quarantined', 'rejected') AND import_run IS NULL`, id, refetch)
 	if err != nil {
 		return fmt.Errorf("replay %d: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
+	if tag.RowsAffected() > 0 {
+		return nil
 	}
-	return nil
+	var imported bool
+	err = s.pool.QueryRow(ctx, `SELECT import_run IS NOT NULL FROM inbox WHERE id = $1 AND status IN ('quarantined', 'rejected')`, id).Scan(&imported)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || (err == nil && !imported):
+		return ErrNotFound
+	case err != nil:
+		return fmt.Errorf("replay %d: %w", id, err)
+	}
+	return ErrImportedRequest
 }
+
+// ErrImportedRequest: a row of a bulk import is replayed by running the
+// import again (with the fixed mapping), since only the import has its
+// mapping; the daemon would quarantine it again.
+var ErrImportedRequest = errors.New("the request is a row of a bulk import: run the import again with the fixed mapping")
