@@ -39,7 +39,9 @@ terminal), --dry-run only counts.`,
 				return usagef("give --from: the start of the time range")
 			}
 			if to.t.IsZero() {
-				to.t = time.Now().UTC().Truncate(time.Second)
+				// Rounded up to the second: everything received so far,
+				// this second's requests included.
+				to.t = time.Now().UTC().Truncate(time.Second).Add(time.Second)
 			}
 			if !from.t.Before(to.t) {
 				return usagef("--from (%s) must be before --to (%s)", ts(from.t), ts(to.t))
