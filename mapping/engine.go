@@ -370,11 +370,12 @@ func (c *Compiled) mapRecord(e *env) (*Event, error) {
 			if nv.v.region != nil {
 				region = nv.v.regionIn(e)
 			}
-			if p, ok := NormalizePhone(v, region); ok {
-				v = p.E164
-			} else {
-				v = ""
+			p, ok := NormalizePhone(v, region)
+			if ok {
+				ev.addPhone(p)
+				ev.Traits[nv.key] = p.E164
 			}
+			continue
 		default:
 			if IsJunk(v) {
 				v = ""

@@ -29,7 +29,11 @@ func Enrich(ev *Event) {
 			set("email_is_role", strconv.FormatBool(f.RoleAddress))
 			set("email_is_disposable", strconv.FormatBool(f.Disposable))
 		case IdentityPhone:
-			if p, ok := NormalizePhone(id.Value, ""); ok {
+			p, ok := ev.phones[id.Value]
+			if !ok {
+				p, ok = NormalizePhone(id.Value, "")
+			}
+			if ok {
 				set("phone_country", p.Country)
 				set("phone_type", p.Type)
 			}

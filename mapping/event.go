@@ -52,6 +52,19 @@ type Event struct {
 	// RecordKey is the record's own stable id in a batched request: a
 	// record applied once under it is never applied again.
 	RecordKey string `json:"record_key,omitempty"`
+
+	// phones are the phone identities' facts as the mapping parsed them
+	// (by E.164), so enrichment need not parse them again.
+	phones map[string]Phone
+}
+
+// addPhone adds p as a phone identity, keeping its facts for Enrich.
+func (ev *Event) addPhone(p Phone) {
+	ev.Identities = append(ev.Identities, Identity{Type: IdentityPhone, Value: p.E164})
+	if ev.phones == nil {
+		ev.phones = map[string]Phone{}
+	}
+	ev.phones[p.E164] = p
 }
 
 // Touch is one marketing touch: UTM parameters, click ids, page and referrer.

@@ -165,3 +165,23 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLooseEqual proves the allocation-free comparison a loose path uses
+// agrees with folding both names.
+func FuzzLooseEqual(f *testing.F) {
+	for _, s := range [][2]string{
+		{"First Name", "first_name"}, {"E-mail Address", "emailaddress"}, {"ÉCOLE", "école"},
+		{"İstanbul", "istanbul"}, {"a\xffb", "ab"}, {"Phone #2", "phone2"}, {"", "x"}, {"名前", "名前"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, k, other string) {
+		folded := looseKey(other)
+		if got, want := looseEqual(k, folded), looseKey(k) == folded; got != want {
+			t.Fatalf("looseEqual(%q, %q) = %v, folding both says %v", k, folded, got, want)
+		}
+		if !looseEqual(k, looseKey(k)) {
+			t.Fatalf("%q is not loosely equal to its own fold %q", k, looseKey(k))
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Path is a compiled selector path into a decoded JSON document (or a form,
@@ -163,6 +164,34 @@ func looseKey(k string) string {
 	return b.String()
 }
 
+// looseEqual reports whether looseKey(k) == folded, without allocating
+// (it runs for every key of every object a loose path reads).
+func looseEqual(k, folded string) bool {
+	j := 0
+	for _, r := range k {
+		if r < utf8.RuneSelf {
+			switch {
+			case 'A' <= r && r <= 'Z':
+				r += 'a' - 'A'
+			case 'a' <= r && r <= 'z', '0' <= r && r <= '9':
+			default:
+				continue
+			}
+		} else {
+			r = unicode.ToLower(r)
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				continue
+			}
+		}
+		f, n := utf8.DecodeRuneInString(folded[j:])
+		if n == 0 || f != r {
+			return false
+		}
+		j += n
+	}
+	return j == len(folded)
+}
+
 // child returns obj's value for the segment's key; a loose key takes the
 // first matching key in sorted order, so the choice is stable.
 func (seg segment) child(obj map[string]any) (any, bool) {
@@ -172,7 +201,7 @@ func (seg segment) child(obj map[string]any) (any, bool) {
 	}
 	best, found := "", false
 	for k := range obj {
-		if looseKey(k) == seg.key && (!found || k < best) {
+		if looseEqual(k, seg.key) && (!found || k < best) {
 			best, found = k, true
 		}
 	}

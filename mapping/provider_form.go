@@ -100,7 +100,7 @@ func MapForm(req *RawRequest, opts FormOptions) (*Event, error) {
 	}
 	if rawPhone := pick("phone"); rawPhone != "" {
 		if p, ok := NormalizePhone(rawPhone, region); ok {
-			ev.Identities = append(ev.Identities, Identity{Type: IdentityPhone, Value: p.E164})
+			ev.addPhone(p)
 			ev.Traits["phone"] = p.E164
 			ev.Traits["phone_country"] = p.Country
 		}

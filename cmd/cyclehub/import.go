@@ -150,6 +150,7 @@ func runImport(g *globals, path string, o importOptions) int {
 	}
 	bars := newImportBars(g)
 	im.OnProgress = bars.update
+	defer importer.TuneGC()()
 	rep, err := im.Run(ctx, in)
 	bars.done()
 	if errors.Is(err, pgstore.ErrImportRunning) {
