@@ -77,7 +77,7 @@ func newImportCmd() *cobra.Command {
 	f.StringVar(&o.delimiter, "delimiter", ",", `CSV field delimiter (one character; "\t" for a tab)`)
 	f.StringVar(&o.region, "region", "", "ISO region of national phone numbers (default: the source's default_region, else admin.default_region)")
 	f.IntVar(&o.workers, "workers", 0, "pipeline workers processing the rows (default: the config's pipeline.workers)")
-	f.IntVar(&o.batchSize, "batch-size", 0, "rows per pipeline transaction (default: the config's pipeline.batch_size)")
+	f.IntVar(&o.batchSize, "batch-size", importer.DefaultBatchSize, "rows per pipeline transaction")
 	f.StringVar(&o.rejects, "rejects", "", "write every rejected or quarantined row to `FILE` (JSON lines: line, status, reason, row)")
 	f.IntVar(&o.dryRun, "dry-run", 0, "map the first `N` rows (10 with a bare --dry-run) and print their events; write nothing")
 	f.Lookup("dry-run").NoOptDefVal = "10"

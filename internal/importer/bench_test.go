@@ -20,7 +20,7 @@ import (
 var (
 	benchRows    = flag.Int("import-rows", 100000, "BenchmarkImport: contacts per import")
 	benchWorkers = flag.Int("import-workers", 0, "BenchmarkImport: pipeline workers (default: the pipeline's)")
-	benchBatch   = flag.Int("import-batch", 0, "BenchmarkImport: rows per pipeline transaction (default: the pipeline's)")
+	benchBatch   = flag.Int("import-batch", 0, "BenchmarkImport: rows per pipeline transaction (default: the import's)")
 )
 
 // BenchmarkImport imports a generated CRM export of -import-rows contacts
@@ -55,6 +55,7 @@ func BenchmarkImport(b *testing.B) {
 	if *benchWorkers > 0 {
 		pc.Workers = *benchWorkers
 	}
+	pc.BatchSize = importer.DefaultBatchSize // as cyclehub import does
 	if *benchBatch > 0 {
 		pc.BatchSize = *benchBatch
 	}
