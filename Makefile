@@ -18,7 +18,7 @@ CONFIG   ?= configs/cyclehub.yaml
 # CYCLEHUB_PG_BINDIR into a recipe's shell.
 LOAD_ENV := eval "$$($(DEVSTACK) env)"
 
-.PHONY: up down status env build run test bench bench-load soak drills fuzz lint vulncheck vet check-config fmt docs
+.PHONY: up down status env build run test bench bench-load soak import-floor drills fuzz lint vulncheck vet check-config fmt docs
 
 up:
 	$(DEVSTACK) up
@@ -67,6 +67,12 @@ bench-load: up
 soak: up build
 	$(LOAD_ENV); \
 	scripts/soak.sh
+
+# What PostgreSQL alone needs to store an import's rows (FLOOR_ROWS
+# contacts, 20,000 by default): the floor under cyclehub import's rate.
+import-floor: up
+	$(LOAD_ENV); \
+	scripts/import-floor.sh
 
 # Fault drills: each takes one dependency down under load (the daemon by
 # SIGKILL, PostgreSQL, Redis, the Kafka broker, destinations) and checks
