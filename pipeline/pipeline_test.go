@@ -80,7 +80,15 @@ type harness struct {
 	st     *pgstore.Store
 	url    string
 	writer *pgstore.InboxWriter
+	// onEvents is what the running workers call after a batch that made
+	// events (relays' Wake); set by a test with setOnEvents.
+	onEvents atomic.Pointer[func()]
 }
+
+// setOnEvents sets what the workers call after a batch that made events.
+// The workers already run, so Workers.OnEvents itself is set once, before
+// they start, and reads this.
+func (h *harness) setOnEvents(fn func()) { h.onEvents.Store(&fn) }
 
 func newHarness(t *testing.T, mapper pipeline.EventMapper, cfg pipeline.Config) (*harness, *pipeline.Workers) {
 	t.Helper()
@@ -95,6 +103,11 @@ func newHarnessWith(t *testing.T, mapper pipeline.EventMapper, cfg pipeline.Conf
 	h := &harness{t: t, st: st, url: url, writer: st.NewInboxWriter(pgstore.DefaultInboxWriterConfig())}
 	w := pipeline.NewWorkers(cfg, inbox{st}, mapper, quietLog(), now)
 	w.SetModel(model)
+	w.OnEvents = func() {
+		if fn := h.onEvents.Load(); fn != nil {
+			(*fn)()
+		}
+	}
 	h.writer.OnCommit = w.Wake
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
@@ -218,7 +231,7 @@ func TestTheRelayRidesOutABrokerOutageWithoutLosingOrReordering(t *testing.T) {
 	})
 
 	cfg := pipeline.DefaultConfig()
-	h, workers := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil), cfg)
+	h, _ := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil), cfg)
 	sinkCfg := kafkasink.DefaultConfig()
 	sinkCfg.Brokers, sinkCfg.Topic, sinkCfg.Partitions, sinkCfg.MaxAttempts = brokers, "lifecycle-test", 3, 1
 	sink := kafkasink.New(sinkCfg)
@@ -234,7 +247,7 @@ func TestTheRelayRidesOutABrokerOutageWithoutLosingOrReordering(t *testing.T) {
 			failedPublishes.Add(1)
 		}
 	}
-	workers.OnEvents = relay.Wake
+	h.setOnEvents(relay.Wake)
 	ctx, cancel := context.WithCancel(context.Background())
 	relayDone := make(chan struct{})
 	go func() { _ = relay.Run(ctx); close(relayDone) }()

@@ -63,7 +63,7 @@ func (g bucketGuard) Write(ctx context.Context, batch []mapping.OutboxRecord) er
 // stream keeps every customer's events in order.
 func TestRelaysShareRangesAndTakeOverWhenOneDies(t *testing.T) {
 	_, brokers := testsvc.Kafka(t)
-	h, workers := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil), pipeline.DefaultConfig())
+	h, _ := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil), pipeline.DefaultConfig())
 	sinkCfg := kafkasink.DefaultConfig()
 	sinkCfg.Brokers, sinkCfg.Topic, sinkCfg.Partitions = brokers, "relays-test", 3
 	sink := kafkasink.New(sinkCfg)
@@ -105,7 +105,7 @@ func TestRelaysShareRangesAndTakeOverWhenOneDies(t *testing.T) {
 	post(0)
 	b, stopB, doneB := start("relay B", 4)
 	defer func() { stopB(); <-doneB }()
-	workers.OnEvents = func() { a.Wake(); b.Wake() }
+	h.setOnEvents(func() { a.Wake(); b.Wake() })
 	for round := 1; round <= 3; round++ {
 		post(round)
 	}
@@ -134,7 +134,7 @@ func TestRelaysShareRangesAndTakeOverWhenOneDies(t *testing.T) {
 // over once it stops (a rolling change of relay.ranges).
 func TestRelaysWithAnotherSplitStandByUntilTheOldOnesStop(t *testing.T) {
 	_, brokers := testsvc.Kafka(t)
-	h, workers := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil), pipeline.DefaultConfig())
+	h, _ := newHarness(t, mapping.NewMapper(map[string]mapping.SourceSpec{"form": {Provider: "form"}}, nil), pipeline.DefaultConfig())
 	sinkCfg := kafkasink.DefaultConfig()
 	sinkCfg.Brokers, sinkCfg.Topic, sinkCfg.Partitions = brokers, "resplit-test", 3
 	sink := kafkasink.New(sinkCfg)
@@ -170,7 +170,7 @@ func TestRelaysWithAnotherSplitStandByUntilTheOldOnesStop(t *testing.T) {
 	}
 	resplit, stopNew, doneNew := start("new split (8)", 8)
 	defer func() { stopNew(); <-doneNew }()
-	workers.OnEvents = func() { old.Wake(); resplit.Wake() }
+	h.setOnEvents(func() { old.Wake(); resplit.Wake() })
 	for round := range 3 {
 		post(round)
 		time.Sleep(200 * time.Millisecond)
