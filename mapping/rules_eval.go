@@ -83,7 +83,7 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 	// Engagement: the event earns points (capped per group), all fade.
 	if ev != nil {
 		for _, r := range m.engagement {
-			pts, ok := m.points(r, env, fail)
+			pts, ok := m.points(r, &env, fail)
 			if !ok {
 				continue
 			}
@@ -108,7 +108,7 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 	env.Scores.Engagement = scores.Engagement
 
 	// Fit: who they are now.
-	scores.Fit, scores.Contributions["fit"] = m.sum(m.fit, env, fail)
+	scores.Fit, scores.Contributions["fit"] = m.sum(m.fit, &env, fail)
 	scores.Fit = clamp(scores.Fit)
 	env.Scores.Fit = scores.Fit
 
@@ -118,7 +118,7 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 	env.Scores.NPSCategory = scores.NPSCategory
 
 	// Health: a base less support load, unhappy answers, silence.
-	h, hc := m.sum(m.health, env, fail)
+	h, hc := m.sum(m.health, &env, fail)
 	scores.Health, scores.Contributions["health"] = clamp(m.healthBase+h), hc
 	env.Scores.Health = scores.Health
 	scores.HealthZone = m.healthZone(scores.Health)
@@ -143,7 +143,7 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 	var forward, back *stageRule
 	for i := range m.stageRules {
 		r := &m.stageRules[i]
-		if r.To == lc.Stage || !m.holds(r.when, env, r.ID, fail) {
+		if r.To == lc.Stage || !m.holds(r.when, &env, r.ID, fail) {
 			continue
 		}
 		switch to := m.ladder[r.To]; {
@@ -185,7 +185,7 @@ func (m *Model) Evaluate(c *Customer, ev *Event, now time.Time) LifecycleChange 
 		status = StatusActive
 	}
 	for _, r := range m.status {
-		if m.holds(r.when, env, r.ID, fail) {
+		if m.holds(r.when, &env, r.ID, fail) {
 			status, ch.StatusRule = r.To, r.ID
 			break
 		}
@@ -236,7 +236,7 @@ func (s Scores) value(name string) float64 {
 	return s.Health
 }
 
-func (m *Model) holds(p *vm.Program, env ruleEnv, id string, fail func(string, error)) bool {
+func (m *Model) holds(p *vm.Program, env *ruleEnv, id string, fail func(string, error)) bool {
 	if p == nil {
 		return false
 	}
@@ -250,7 +250,7 @@ func (m *Model) holds(p *vm.Program, env ruleEnv, id string, fail func(string, e
 }
 
 // points returns a rule's points when it holds.
-func (m *Model) points(r scoreRule, env ruleEnv, fail func(string, error)) (float64, bool) {
+func (m *Model) points(r scoreRule, env *ruleEnv, fail func(string, error)) (float64, bool) {
 	if !m.holds(r.when, env, r.id, fail) {
 		return 0, false
 	}
@@ -268,7 +268,7 @@ func (m *Model) points(r scoreRule, env ruleEnv, fail func(string, error)) (floa
 }
 
 // sum adds the points of every rule that holds.
-func (m *Model) sum(rules []scoreRule, env ruleEnv, fail func(string, error)) (float64, []Contribution) {
+func (m *Model) sum(rules []scoreRule, env *ruleEnv, fail func(string, error)) (float64, []Contribution) {
 	total, byRule := 0.0, map[string]float64{}
 	for _, r := range rules {
 		if pts, ok := m.points(r, env, fail); ok && pts != 0 {
